@@ -260,10 +260,10 @@ def matmul(a: Any, b: Any) -> Tensor:
         a2 = a.data if a.data.ndim > 1 else a.data[None, :]
         b2 = b.data if b.data.ndim > 1 else b.data[:, None]
         g2 = g
-        if a.data.ndim == 1:
-            g2 = xp.expand_dims(g2, -2)
         if b.data.ndim == 1:
             g2 = xp.expand_dims(g2, -1)
+        if a.data.ndim == 1:
+            g2 = xp.expand_dims(g2, -2)
         ga = gb = None
         if a.requires_grad:
             ga = _unbroadcast(g2 @ xp.swapaxes(b2, -1, -2), a2.shape)

@@ -215,6 +215,8 @@ class Tensor:
     @staticmethod
     def _wrap(data: Array) -> Tensor:
         """A leaf around an array already of the right dtype; no checks, no copy."""
+        if type(data) is not xp.ndarray:  # NumPy gives scalars for 0-d results
+            data = xp.asarray(data)
         out = object.__new__(Tensor)
         out.data = data
         out.grad = None
@@ -230,6 +232,8 @@ class Tensor:
         Callers check :func:`needs_grad` first, so no closure is built for
         results that will never be differentiated.
         """
+        if type(data) is not xp.ndarray:
+            data = xp.asarray(data)
         out = object.__new__(Tensor)
         out.data = data
         out.grad = None
@@ -308,6 +312,8 @@ def _store_leaf_grads(leaves: list[tuple[Tensor, Array]]) -> None:
     """Add each leaf's gradient into its ``.grad`` (in place where one exists)."""
     stored: set[int] = set()
     for leaf, g in leaves:
+        if type(g) is not xp.ndarray:
+            g = xp.array(g, dtype=leaf.data.dtype)
         if g.dtype != leaf.data.dtype:
             g = g.astype(leaf.data.dtype)
         if leaf.grad is not None:

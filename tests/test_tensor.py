@@ -1,0 +1,232 @@
+"""The Tensor and backward: conventions, past failures of other engines, errors.
+
+Each expected value is worked out by hand in the comment beside it.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import steepest as st
+
+
+def test_broadcast_add_reduces_gradient_to_operand_shape():
+    # d sum(a + b) / db sums the (3, 4) ones over the broadcast axis: 3 each.
+    a = st.tensor(np.ones((3, 4)), requires_grad=True)
+    b = st.tensor(np.ones((1, 4)), requires_grad=True)
+    (a + b).sum().backward()
+    np.testing.assert_array_equal(b.grad, [[3, 3, 3, 3]])
+    np.testing.assert_array_equal(a.grad, np.ones((3, 4)))
+
+
+def test_weights_times_row_sums():
+    # sum_i w_i sum_j X_ij: dX_ij = w_i, so rows of 1s, 2s and 3s.
+    w = st.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    X = st.tensor(np.arange(15.0).reshape(3, 5), requires_grad=True)
+    (w * X.sum(axis=1)).sum().backward()
+    np.testing.assert_array_equal(X.grad, np.repeat([[1.0], [2.0], [3.0]], 5, axis=1))
+    np.testing.assert_array_equal(w.grad, X.data.sum(axis=1))
+
+
+def test_repeated_integer_index_accumulates():
+    # x[[0, 0, 2]] picks x0 twice and x2 once.
+    x = st.tensor([5.0, 6.0, 7.0], requires_grad=True)
+    x[[0, 0, 2]].sum().backward()
+    np.testing.assert_array_equal(x.grad, [2, 0, 1])
+
+
+def test_gradient_of_summed_softmax_is_zero():
+    # sum(softmax(x)) = 1 for every x.
+    x = st.tensor([0.3, -1.2, 2.5, 0.0], requires_grad=True, dtype="float64")
+    st.softmax(x).sum().backward()
+    np.testing.assert_allclose(x.grad, 0, atol=1e-15)
+
+
+def test_log_softmax_gradient_with_upstream_ones():
+    # g - softmax(x) * sum(g) = 1 - 2 softmax(x); softmax([.1, .9]) =
+    # [0.3100255, 0.6899745], so [0.379949, -0.379949].
+    x = st.tensor([0.1, 0.9], requires_grad=True, dtype="float64")
+    st.log_softmax(x).backward(np.ones(2))
+    np.testing.assert_allclose(x.grad, [0.379949, -0.379949], atol=1e-6)
+
+
+def test_reused_tensor_accumulates_all_paths():
+    # f = x*x + 3x at x = 2: f' = 2x + 3 = 7.
+    x = st.tensor(2.0, requires_grad=True, dtype="float64")
+    (x * x + 3 * x).backward()
+    assert x.grad == pytest.approx(7.0)
+
+
+def test_diamond_graph_visits_each_node_once():
+    # y = exp(x); z = y*y + y: dz/dx = (2y + 1) y at x = 0.5.
+    x = st.tensor(0.5, requires_grad=True, dtype="float64")
+    y = x.exp()
+    (y * y + y).backward()
+    e = np.exp(0.5)
+    assert x.grad == pytest.approx((2 * e + 1) * e, rel=1e-12)
+
+
+def test_long_chain_does_not_recurse():
+    # 100,000 multiplications by 1.0001 in float64: d/dx = 1.0001**100000.
+    x = st.tensor(1.0, requires_grad=True, dtype="float64")
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0001
+    y.backward()
+    assert x.grad == pytest.approx(1.0001**100_000, rel=1e-9)
+
+
+def test_backward_accumulates_across_calls_and_keeps_buffer():
+    x = st.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).sum().backward()
+    buffer = x.grad
+    (x * 3).sum().backward()
+    assert x.grad is buffer
+    np.testing.assert_array_equal(x.grad, [6, 6])
+
+
+def test_shared_gradients_are_not_aliased():
+    # add hands the same array to both operands; later accumulation into one
+    # leaf must not change the other.
+    a = st.tensor([1.0, 2.0], requires_grad=True)
+    b = st.tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward()
+    (a * 5).sum().backward()
+    np.testing.assert_array_equal(a.grad, [6, 6])
+    np.testing.assert_array_equal(b.grad, [1, 1])
+
+
+def test_graph_is_freed_unless_retained():
+    x = st.tensor(3.0, requires_grad=True, dtype="float64")
+    y = x * x
+    y.backward(retain_graph=True)
+    y.backward()
+    assert x.grad == pytest.approx(12.0)  # 6 + 6
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+
+
+def test_no_grad_records_nothing_as_context_and_decorator():
+    w = st.tensor([1.0, 2.0], requires_grad=True)
+    with st.no_grad():
+        y = w * 2
+    assert not y.requires_grad and y.is_leaf
+    assert st.is_grad_enabled()
+
+    @st.no_grad()
+    def double(t):
+        return t * 2
+
+    assert not double(w).requires_grad
+    assert (w * 2).requires_grad
+
+
+def test_non_scalar_backward_without_gradient_is_an_error():
+    x = st.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"scalar output, got shape \(2,\)"):
+        (x * 2).backward()
+
+
+def test_backward_on_tensor_without_grad_is_an_error():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        st.tensor([1.0]).sum().backward()
+
+
+def test_integer_tensors_cannot_require_grad():
+    with pytest.raises(TypeError, match="int64"):
+        st.tensor([1, 2, 3], requires_grad=True)
+
+
+def test_default_dtype_is_float32_and_float64_is_kept_on_request():
+    assert st.tensor([1.0, 2.0]).dtype == np.float32
+    assert st.tensor(np.zeros(3)).dtype == np.float32
+    assert st.tensor([1, 2]).dtype.kind == "i"
+    assert st.tensor([1.0], dtype="float64").dtype == np.float64
+
+
+def test_float32_stays_float32_through_ops_and_gradients():
+    x = st.tensor(np.ones((4, 3)), requires_grad=True)
+    w = st.tensor(np.ones((2, 3)), requires_grad=True)
+    y = st.linear(x, w, st.tensor(np.zeros(2), requires_grad=True))
+    loss = (st.tanh(y) * 2.5 + np.ones((4, 2))).mean()
+    assert loss.dtype == np.float32
+    loss.backward()
+    assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32
+
+
+def test_numpy_array_on_the_left_gives_a_tensor():
+    out = np.ones(3) + st.tensor([1.0, 2.0, 3.0])
+    assert isinstance(out, st.Tensor)
+    np.testing.assert_array_equal(out.data, [2, 3, 4])
+    assert isinstance(np.ones((2, 2)) @ st.tensor(np.eye(2)), st.Tensor)
+
+
+def test_matmul_shape_error_names_both_shapes():
+    with pytest.raises(ValueError) as err:
+        st.tensor(np.ones((32, 784))) @ st.tensor(np.ones((100, 10)))
+    assert str(err.value) == (
+        "matmul: shapes (32, 784) and (100, 10) do not align: 784 != 100"
+    )
+
+
+def test_broadcast_error_names_both_shapes():
+    with pytest.raises(ValueError, match=r"add: shapes \(3, 4\) and \(5,\)"):
+        st.tensor(np.ones((3, 4))) + st.tensor(np.ones(5))
+
+
+def test_relu_gradient_at_zero_is_zero():
+    x = st.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    st.relu(x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0, 0, 1])
+
+
+def test_max_splits_gradient_between_ties():
+    x = st.tensor([3.0, 1.0, 3.0], requires_grad=True)
+    x.max().backward()
+    np.testing.assert_array_equal(x.grad, [0.5, 0, 0.5])
+
+
+def test_maximum_tie_gives_half_to_each_side():
+    a = st.tensor([1.0, 2.0], requires_grad=True)
+    b = st.tensor([1.0, 0.0], requires_grad=True)
+    st.maximum(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [0.5, 1])
+    np.testing.assert_array_equal(b.grad, [0.5, 0])
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e4, -1e4])
+def test_stable_functions_at_large_magnitude_in_float32(scale):
+    x = st.tensor(np.array([1.0, 0.5, -1.0]) * scale, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lsm = st.log_softmax(x)
+        lse = st.logsumexp(x)
+        sig = st.sigmoid(x)
+        (lsm.sum() + lse + sig.sum()).backward()
+    z = np.array([1.0, 0.5, -1.0], dtype=np.float64) * scale
+    m = z.max()
+    expected_lse = m + np.log(np.exp(z - m).sum())
+    np.testing.assert_allclose(lse.item(), expected_lse, rtol=1e-6)
+    np.testing.assert_allclose(lsm.data, z - expected_lse, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(sig.data, 0.5 * (1 + np.tanh(z / 2)), atol=1e-7)
+    assert np.all(np.isfinite(x.grad))
+
+
+def test_detach_and_item_and_numpy():
+    x = st.tensor([[2.5]], requires_grad=True)
+    d = x.detach()
+    assert not d.requires_grad and d.data is x.data
+    assert x.item() == 2.5
+    assert x.numpy() is x.data
+    with pytest.raises(ValueError, match="one element"):
+        st.tensor([1.0, 2.0]).item()
+
+
+def test_transpose_property_and_reshape_method():
+    x = st.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    (x.T.reshape(-1) * np.arange(6.0)).sum().backward()
+    # x.T.reshape(-1) lists x column by column: x00 x10 x01 x11 x02 x12.
+    np.testing.assert_array_equal(x.grad, [[0, 2, 4], [1, 3, 5]])

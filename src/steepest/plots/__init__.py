@@ -1,5 +1,8 @@
 """Figures of training: each function takes plain arrays and writes one file.
 
+This package holds the learning curves and schedules; each lab's figures are
+in a module of their own here (``steepest.plots.paths``, ...).
+
 Plots use matplotlib's non-interactive Agg backend, so they work on machines
 without a display; nothing here opens a window or prints.
 """

@@ -35,6 +35,10 @@ from steepest.ops import (
 )
 from steepest.tensor import Tensor, enable_grad, is_grad_enabled, no_grad, tensor
 
+# The sub-packages users reach as steepest.nn, steepest.optim, ...; imported
+# after the engine, which they build on.
+from steepest import data, losses, nn, optim, schedules  # noqa: E402  isort: skip
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -42,12 +46,14 @@ __all__ = [
     "abs",
     "clip",
     "concatenate",
+    "data",
     "enable_grad",
     "exp",
     "is_grad_enabled",
     "linear",
     "log",
     "log_softmax",
+    "losses",
     "logsumexp",
     "matmul",
     "max",
@@ -55,9 +61,12 @@ __all__ = [
     "mean",
     "min",
     "minimum",
+    "nn",
     "no_grad",
+    "optim",
     "relu",
     "reshape",
+    "schedules",
     "sigmoid",
     "softmax",
     "softmax_cross_entropy",

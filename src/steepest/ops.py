@@ -835,7 +835,7 @@ def softmax_cross_entropy(
         if reduction == "none":
             p *= g[:, None]
         else:
-            p *= g / batch if reduction == "mean" else g
+            p *= g / (batch or 1) if reduction == "mean" else g
         return (p,)
 
     return Tensor._node(out, (logits,), vjp)

@@ -1,0 +1,44 @@
+"""Training: the loop, its callbacks, checkpoints, configs and run folders."""
+
+from steepest.train.checkpoint import load_checkpoint, save_checkpoint
+from steepest.train.config import (
+    DEFAULT_LR,
+    SCHEDULE_ALIASES,
+    Experiment,
+    TrainConfig,
+    build,
+    build_model,
+    build_schedule,
+    load_config,
+)
+from steepest.train.loop import (
+    Callback,
+    EarlyStopping,
+    History,
+    Trainer,
+    TrainingDiverged,
+    evaluate,
+)
+from steepest.train.run import RunResult, resume_training, run_training
+
+__all__ = [
+    "DEFAULT_LR",
+    "SCHEDULE_ALIASES",
+    "Callback",
+    "EarlyStopping",
+    "Experiment",
+    "History",
+    "RunResult",
+    "TrainConfig",
+    "Trainer",
+    "TrainingDiverged",
+    "build",
+    "build_model",
+    "build_schedule",
+    "evaluate",
+    "load_checkpoint",
+    "load_config",
+    "resume_training",
+    "run_training",
+    "save_checkpoint",
+]

@@ -462,9 +462,27 @@ def _normalize_axis(axis: Any, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(ax % (ndim or 1) for ax in axes))
 
 
-def _restore_reduced(g: Array, axes: tuple[int, ...], keepdims: bool) -> Array:
-    """Give the gradient of a reduction back the reduced axes as size 1."""
-    return g if keepdims else xp.expand_dims(g, axes)
+def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` with the reduced axes as size 1 (the keepdims shape)."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+#: Gradients of reductions over at most this many elements are materialised
+#: (one small fill); larger ones stay broadcast views, which cost no memory.
+_MATERIALIZE_LIMIT = 1 << 16
+
+
+def _spread(g: Array, kept: tuple[int, ...], shape: tuple[int, ...]) -> Array:
+    """The gradient of a reduction, ``g`` spread back over the input's shape."""
+    g = g.reshape(kept)
+    size = 1
+    for n in shape:
+        size *= n
+    if size > _MATERIALIZE_LIMIT:
+        return xp.broadcast_to(g, shape)
+    out = xp.empty(shape, dtype=g.dtype)
+    out[...] = g
+    return out
 
 
 def sum(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -475,8 +493,10 @@ def sum(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     if not _needs(x):
         return Tensor._wrap(out)
 
+    kept = _kept_shape(x.data.shape, axes)
+
     def vjp(g: Array) -> tuple[Array]:
-        return (xp.broadcast_to(_restore_reduced(g, axes, keepdims), x.data.shape),)
+        return (_spread(g, kept, x.data.shape),)
 
     return Tensor._node(out, (x,), vjp)
 
@@ -491,10 +511,10 @@ def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     count = 1
     for ax in axes:
         count *= x.data.shape[ax]
+    kept = _kept_shape(x.data.shape, axes)
 
     def vjp(g: Array) -> tuple[Array]:
-        g = _restore_reduced(g, axes, keepdims) / count
-        return (xp.broadcast_to(g, x.data.shape),)
+        return (_spread(g / count, kept, x.data.shape),)
 
     return Tensor._node(out, (x,), vjp)
 
@@ -514,7 +534,7 @@ def _reduce_extremum(x: Tensor, axis: Any, keepdims: bool, pick: Any) -> Tensor:
     def vjp(g: Array) -> tuple[Array]:
         hit = x.data == kept
         count = hit.sum(axis=axes, keepdims=True)
-        return (hit * (_restore_reduced(g, axes, keepdims) / count),)
+        return (hit * (g.reshape(kept.shape) / count),)
 
     return Tensor._node(out, (x,), vjp)
 
@@ -548,7 +568,7 @@ def logsumexp(x: Tensor, axis: Any = -1, keepdims: bool = False) -> Tensor:
         return Tensor._wrap(out)
 
     def vjp(g: Array) -> tuple[Array]:
-        return (_restore_reduced(g, axes, keepdims) * (e / s),)
+        return (g.reshape(s.shape) * (e / s),)
 
     return Tensor._node(out, (x,), vjp)
 
@@ -771,7 +791,7 @@ def _check_labels(labels: Array, batch: int, classes: int, name: str) -> None:
 
 
 def softmax_cross_entropy(
-    logits: Tensor, target: Any, reduction: str = "mean"
+    logits: Tensor, target: Any, reduction: str = "mean", validate: bool = True
 ) -> Tensor:
     """Fused ``-log softmax(logits)[target]``: the categorical negative
     log-likelihood of logits, with gradient ``softmax(logits) - onehot``.
@@ -782,6 +802,8 @@ def softmax_cross_entropy(
             shape ``(batch, classes)`` (soft labels).
         reduction: ``"mean"`` over the batch, ``"sum"``, or ``"none"`` for one
             value per row.
+        validate: check the labels' dtype, shape and range (default True);
+            :func:`steepest.losses.cross_entropy` checks them itself first.
     """
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(
@@ -803,7 +825,7 @@ def softmax_cross_entropy(
                 f"match logits of shape {logits.shape}"
             )
         t = t.astype(logits.data.dtype, copy=False)
-    else:
+    elif validate:
         _check_labels(t, batch, classes, "softmax_cross_entropy")
 
     z = logits.data - logits.data.max(axis=1, keepdims=True)  # (batch, classes)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from operator import attrgetter, is_
 from typing import Any
 
@@ -41,6 +43,45 @@ _grad = attrgetter("grad")
 #: of blocks grows with the number of values, never with the number of
 #: tensors. A GPU backend would use one block.
 BLOCK_BYTES = 1 << 18
+
+#: Buffers of at least this many blocks are updated by several threads, each
+#: taking a contiguous run of blocks. NumPy releases the GIL inside each
+#: ufunc's loop, and the blocks are independent, so the result is bitwise the
+#: same as on one thread; below this size the hand-off costs more than it saves.
+PARALLEL_MIN_BLOCKS = 4
+
+
+def _worker_count() -> int:
+    """Threads for the update: ``STEEPEST_NUM_THREADS``, else the usable cores."""
+    setting = os.environ.get("STEEPEST_NUM_THREADS")
+    if setting:
+        try:
+            return max(1, int(setting))
+        except ValueError:
+            raise ValueError(
+                f"STEEPEST_NUM_THREADS must be a positive integer, got {setting!r}"
+            ) from None
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # platforms without affinity
+        return max(1, os.cpu_count() or 1)
+
+
+class _Pool:
+    """A thread pool made on first use and shared by every optimizer."""
+
+    executor: ThreadPoolExecutor | None = None
+    workers = 0
+
+    @classmethod
+    def get(cls) -> tuple[ThreadPoolExecutor | None, int]:
+        if cls.executor is None:
+            cls.workers = _worker_count()
+            if cls.workers > 1:
+                cls.executor = ThreadPoolExecutor(
+                    cls.workers, thread_name_prefix="steepest-update"
+                )
+        return cls.executor, cls.workers
 
 
 class _Group:
@@ -285,15 +326,33 @@ class Optimizer:
         wd = float(self.weight_decay)
         l2 = bool(wd) and not self._decoupled_weight_decay
         for group in self._groups:
-            for theta, g, gd, u, state in group.blocks(l2):
-                if l2:
-                    # g <- g + wd theta, in scratch: the gradient the user
-                    # sees stays the gradient of the loss.
-                    xp.multiply(theta, wd, out=gd)
-                    gd += g
-                    g = gd
-                self._update(theta, g, state, u, lr, t)
+            blocks = group.blocks(l2)
+            pool, workers = _Pool.get()
+            if pool is None or len(blocks) < PARALLEL_MIN_BLOCKS:
+                self._update_blocks(blocks, l2, wd, lr, t)
+                continue
+            # Contiguous runs of blocks, one per thread; the caller takes one.
+            cut = [len(blocks) * i // workers for i in range(workers + 1)]
+            runs = [blocks[a:b] for a, b in zip(cut[:-1], cut[1:], strict=True)]
+            futures = [
+                pool.submit(self._update_blocks, run, l2, wd, lr, t) for run in runs[1:]
+            ]
+            self._update_blocks(runs[0], l2, wd, lr, t)
+            for future in futures:
+                future.result()
         self._step = t
+
+    def _update_blocks(
+        self, blocks: list[tuple], l2: bool, wd: float, lr: float, t: int
+    ) -> None:
+        for theta, g, gd, u, state in blocks:
+            if l2:
+                # g <- g + wd theta, in scratch: the gradient the user sees
+                # stays the gradient of the loss.
+                xp.multiply(theta, wd, out=gd)
+                gd += g
+                g = gd
+            self._update(theta, g, state, u, lr, t)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a resumed run needs to continue exactly.

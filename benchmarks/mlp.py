@@ -283,7 +283,23 @@ def memory_child(spec: str) -> None:
     batches = make_data(config["batch"])
     step = PEERS[peer](config["sizes"], config["batch"])
     measure(step, batches, 0.3)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(_peak_rss_mb())
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set, in MB.
+
+    ``VmHWM`` belongs to the process's own address space; ``ru_maxrss`` would
+    also count the parent's memory at the fork that started this process.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def set_torch_threads(threads: int) -> None:

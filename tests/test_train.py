@@ -211,3 +211,39 @@ def test_batch_size_full_is_gradient_descent(tmp_path):
     result = run_training(config, tmp_path / "run")
     assert result.trainer.optimizer.step_count == 2
     assert math.isfinite(result.summary["test_loss"])
+
+
+def test_config_file_then_flags_override(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text(
+        'dataset = "digits"\nhidden = [12]\noptimizer = "sgd"\nlr = 0.05\n'
+        "epochs = 3\n\n[optimizer_options]\nmomentum = 0.5\n"
+    )
+    run_dir = tmp_path / "r"
+    status = main(["train", "--config", str(config), "--epochs", "1",
+                   "--out", str(run_dir), "--no-progress"])  # fmt: skip
+    assert status == 0
+    written = (run_dir / "config.toml").read_text()
+    assert "epochs = 1" in written and "hidden = [12]" in written
+    assert "lr = 0.05" in written and "momentum = 0.5" in written
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["epochs"] == 1
+
+
+def test_resume_flag_continues_to_more_epochs(tmp_path, capsys):
+    run_dir = str(tmp_path / "r")
+    main(["train", "--epochs", "1", "--hidden", "8", "--out", run_dir,
+          "--no-progress"])  # fmt: skip
+    capsys.readouterr()
+    assert main(["train", "--resume", run_dir, "--epochs", "2", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "epoch 2/2 |" in out and "epoch 1/2 |" not in out
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["epochs"] == 2
+
+
+def test_unknown_config_key_is_named(tmp_path, capsys):
+    config = tmp_path / "bad.toml"
+    config.write_text("epoch = 3\n")
+    assert main(["train", "--config", str(config)]) == 2
+    assert "unknown config key(s) ['epoch']" in capsys.readouterr().err

@@ -139,6 +139,10 @@ class _Group:
         if self._blocks is None:
             n = self.theta.size
             size = max(1, BLOCK_BYTES // self.theta.itemsize)
+            if n <= 4 * size:
+                # A few blocks' worth fits the cache whole: one pass per
+                # operation, without the per-block call overhead.
+                size = n
             self._blocks = []
             for a in range(0, n, size):
                 b = min(a + size, n)

@@ -699,10 +699,34 @@ def test_blocks_of_the_flat_buffer_change_nothing(name, monkeypatch):
     whole = make_params()
     take_steps(make_optimizer(name, whole, weight_decay=0.01), whole, 5)
     monkeypatch.setattr("steepest.optim.optimizer.BLOCK_BYTES", 128)
+    monkeypatch.setattr("steepest.optim.optimizer.SINGLE_BLOCK_BYTES", 0)
     params = make_params()
     opt = make_optimizer(name, params, weight_decay=0.01)
     take_steps(opt, params, 5)
     assert len(opt._groups[0].blocks(False)) == 3  # 35 values
+    for a, b in zip(whole, params, strict=True):
+        assert np.array_equal(a.data, b.data)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_threaded_update_is_bitwise_the_same(name, monkeypatch):
+    # Runs of blocks on two threads give exactly the one-thread result.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from steepest.optim import optimizer as module
+
+    whole = make_params()
+    take_steps(make_optimizer(name, whole, weight_decay=0.01), whole, 5)
+    monkeypatch.setattr(module, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(module, "SINGLE_BLOCK_BYTES", 0)
+    monkeypatch.setattr(module, "PARALLEL_MIN_BLOCKS", 2)
+    with ThreadPoolExecutor(2) as pool:
+        monkeypatch.setattr(module._Pool, "executor", pool)
+        monkeypatch.setattr(module._Pool, "workers", 2)
+        params = make_params()
+        opt = make_optimizer(name, params, weight_decay=0.01)
+        take_steps(opt, params, 5)
+    assert len(opt._groups[0].blocks(False)) == 5  # 35 values, 8 a block
     for a, b in zip(whole, params, strict=True):
         assert np.array_equal(a.data, b.data)
 

@@ -44,6 +44,9 @@ _grad = attrgetter("grad")
 #: tensors. A GPU backend would use one block.
 BLOCK_BYTES = 1 << 18
 
+#: Buffers of at most this many bytes are updated as one block.
+SINGLE_BLOCK_BYTES = 1 << 20
+
 #: Buffers of at least this many blocks are updated by several threads, each
 #: taking a contiguous run of blocks. NumPy releases the GIL inside each
 #: ufunc's loop, and the blocks are independent, so the result is bitwise the
@@ -139,9 +142,9 @@ class _Group:
         if self._blocks is None:
             n = self.theta.size
             size = max(1, BLOCK_BYTES // self.theta.itemsize)
-            if n <= 4 * size:
-                # A few blocks' worth fits the cache whole: one pass per
-                # operation, without the per-block call overhead.
+            if n * self.theta.itemsize <= SINGLE_BLOCK_BYTES:
+                # Small enough to stay in cache whole: one call per operation,
+                # without the per-block overhead.
                 size = n
             self._blocks = []
             for a in range(0, n, size):

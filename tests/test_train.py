@@ -164,6 +164,10 @@ def test_run_folder_contents(tmp_path):
     assert len(csv_lines) == 3
     summary = json.loads((run_dir / "summary.json").read_text())
     assert 0 <= summary["test_acc"] <= 1 and summary["epochs"] == 2
+    state = load_checkpoint(run_dir)["scalars"]
+    assert state["config"]["hidden"] == [16] and state["epoch"] == 2
+    assert state["data_order"] == {"seed": 3, "next_epoch": 2}
+    assert state["optimizer"]["step"] == 2 * 17
     assert "numpy" in summary["versions"]
 
 

@@ -6,8 +6,9 @@ A checkpoint is a folder ``RUN_DIR/checkpoints/epoch-NNNN/`` holding
   moment buffers (``optimizer.*``) and, with early stopping, the best weights
   so far (``best.*``), all at their own dtype;
 - ``state.json``: the step and epoch counts, the history, the
-  early-stopping bookkeeping, the data-order state (seed and next epoch) and
-  the optimizer's scalars.
+  early-stopping bookkeeping, the data-order state (seed and next epoch; the
+  order of epoch ``e`` is a function of the two, and training draws no other
+  random numbers), the optimizer's scalars and the run's configuration.
 
 Every file is written to a temporary name, flushed with ``fsync`` and renamed
 into place; the folder itself is assembled under a temporary name and renamed

@@ -72,8 +72,14 @@ def _versions() -> dict[str, str]:
 class RunWriter(Callback):
     """Writes metrics and a checkpoint after every epoch, curves at the end."""
 
-    def __init__(self, run_dir: str | Path, checkpoint_every: int = 1) -> None:
+    def __init__(
+        self,
+        run_dir: str | Path,
+        config: dict[str, Any] | None = None,
+        checkpoint_every: int = 1,
+    ) -> None:
         self.run_dir = Path(run_dir)
+        self.config = config
         self.checkpoint_every = checkpoint_every
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
@@ -90,7 +96,11 @@ class RunWriter(Callback):
             "".join(json.dumps(r) + "\n" for r in rows),
         )
         if trainer.epoch % self.checkpoint_every == 0 or trainer.stopped_early:
-            save_checkpoint(self.run_dir, trainer.state_dict())
+            state = trainer.state_dict()
+            if self.config is not None:
+                # The checkpoint names its run's settings on its own.
+                state["scalars"]["config"] = self.config
+            save_checkpoint(self.run_dir, state)
 
     def on_train_end(self, trainer: Trainer) -> None:
         """Draw the learning curves."""
@@ -131,7 +141,7 @@ def _trainer(
         classification=experiment.classification,
         l2=config.l2,
         early_stopping=stopper,
-        callbacks=[RunWriter(run_dir), *callbacks],
+        callbacks=[RunWriter(run_dir, config.to_dict()), *callbacks],
     )
 
 

@@ -9,6 +9,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st_
 
 import steepest as st
 
@@ -230,3 +232,89 @@ def test_transpose_property_and_reshape_method():
     (x.T.reshape(-1) * np.arange(6.0)).sum().backward()
     # x.T.reshape(-1) lists x column by column: x00 x10 x01 x11 x02 x12.
     np.testing.assert_array_equal(x.grad, [[0, 2, 4], [1, 3, 5]])
+
+
+# -- graphs where one value reaches an op by several paths --------------------
+
+jax = pytest.importorskip("jax")
+jax.config.update("jax_enable_x64", True)
+jnp = jax.numpy
+
+SHARED = {
+    # name: (steepest expression, the same in jax.numpy)
+    "a + a*3": (lambda a: a + a * 3, lambda a: a + a * 3),
+    "x - mean(x)": (
+        lambda x: x - st.mean(x, axis=1, keepdims=True),
+        lambda x: x - x.mean(axis=1, keepdims=True),
+    ),
+    "x / sum(exp(x))": (lambda x: x / x.exp().sum(), lambda x: x / jnp.exp(x).sum()),
+    "swish": (lambda x: x * st.sigmoid(x), lambda x: x * jax.nn.sigmoid(x)),
+    "residual": (lambda x: x + st.relu(2 * x), lambda x: x + jax.nn.relu(2 * x)),
+    "a - a*a": (lambda a: a - a * a, lambda a: a - a * a),
+    "where(c, a, a*3)": (
+        lambda a: st.where(a.data > 0.3, a, a * 3),
+        lambda a: jnp.where(a > 0.3, a, a * 3),
+    ),
+    "layer norm": (
+        lambda x: (
+            (x - x.mean(axis=1, keepdims=True))
+            / ((x - x.mean(axis=1, keepdims=True)) ** 2 + 1e-5)
+            .mean(axis=1, keepdims=True)
+            .sqrt()
+        ),
+        lambda x: (
+            (x - x.mean(axis=1, keepdims=True))
+            / jnp.sqrt(
+                ((x - x.mean(axis=1, keepdims=True)) ** 2 + 1e-5).mean(1, keepdims=True)
+            )
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHARED))
+def test_shared_subexpressions_match_jax(name):
+    ours, theirs = SHARED[name]
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=(3, 4))
+    weights = rng.normal(size=(3, 4))
+    x = st.tensor(values, requires_grad=True, dtype="float64")
+    (ours(x) * weights).sum().backward()
+    expected = jax.grad(lambda v: jnp.sum(weights * theirs(v)))(values)
+    np.testing.assert_allclose(x.grad, np.asarray(expected), rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(program=st_.lists(
+    st_.tuples(st_.sampled_from(["add", "mul", "sub", "tanh", "sigmoid"]),
+               st_.integers(0, 10**6), st_.integers(0, 10**6)),
+    min_size=1, max_size=12,
+))  # fmt: skip
+def test_random_graphs_with_reuse_match_jax(program):
+    # Each step applies an op to earlier values chosen at random, so values
+    # are reused along paths of different lengths.
+    binary = {"add": lambda a, b: a + b, "mul": lambda a, b: a * b,
+              "sub": lambda a, b: a - b}  # fmt: skip
+    unary_ours = {"tanh": st.tanh, "sigmoid": st.sigmoid}
+    unary_jax = {"tanh": jnp.tanh, "sigmoid": jax.nn.sigmoid}
+
+    def replay(inputs, unary):
+        values = list(inputs)
+        for op, i, j in program:
+            a, b = values[i % len(values)], values[j % len(values)]
+            values.append(binary[op](a, b) if op in binary else unary[op](a))
+        return values[-1]
+
+    rng = np.random.default_rng(len(program))
+    arrays = [rng.normal(size=3) * 0.5 for _ in range(2)]
+    tensors = [st.tensor(a, requires_grad=True, dtype="float64") for a in arrays]
+    out = replay(tensors, unary_ours)
+    if not out.requires_grad:
+        return
+    out.sum().backward()
+    expected = jax.grad(
+        lambda a, b: jnp.sum(replay([a, b], unary_jax)), argnums=(0, 1)
+    )(*arrays)
+    for t, e in zip(tensors, expected, strict=True):
+        got = np.zeros(3) if t.grad is None else t.grad
+        np.testing.assert_allclose(got, np.asarray(e), rtol=1e-9, atol=1e-12)

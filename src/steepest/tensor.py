@@ -328,19 +328,27 @@ def _store_leaf_grads(leaves: list[tuple[Tensor, Array]]) -> None:
 
 def _reverse_topological_order(root: Tensor) -> list[Tensor]:
     """Every tensor ``root`` depends on through gradient-requiring paths, root
-    first and each tensor before its inputs. Iterative depth-first search."""
+    first and each tensor before all of its inputs.
+
+    An iterative depth-first search: a node is appended once all of its
+    inputs have been, and it is marked visited when it is expanded, not when
+    it is pushed, so a node reached again through a longer path is still
+    placed after everything that feeds it.
+    """
     order: list[Tensor] = []
-    visited = {id(root)}
+    visited: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
         stack.append((node, True))
         for parent in node._parents:
             if parent.requires_grad and id(parent) not in visited:
-                visited.add(id(parent))
                 stack.append((parent, False))
     order.reverse()
     return order

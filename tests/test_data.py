@@ -250,6 +250,15 @@ def test_keras_npz(tmp_path):
         load_mnist(tmp_path, dev_size=4)
 
 
+def test_garbage_npz_is_named_without_an_unsafe_hint(tmp_path):
+    (tmp_path / "mnist.npz").write_bytes(b"not a zip archive at all" * 10)
+    with pytest.raises(IdxFormatError) as err:
+        load_mnist(tmp_path, download=False)
+    message = str(err.value)
+    assert "mnist.npz" in message and "not a readable .npz" in message
+    assert "allow_pickle" not in message
+
+
 def test_keras_npz_missing_arrays(tmp_path):
     np.savez(tmp_path / "mnist.npz", x_train=np.zeros((2, 28, 28), np.uint8))
     with pytest.raises(IdxFormatError, match="missing arrays"):

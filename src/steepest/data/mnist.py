@@ -153,7 +153,7 @@ _SPECS = {
         prefix="fashion-",
         npz="fashion-mnist.npz",
         mirrors=(
-            "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+            "https://storage.googleapis.com/tensorflow/tf-keras-datasets/fashion-mnist/",
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         ),
         # TODO: verify Fashion-MNIST against the sha256 of its decompressed
@@ -462,8 +462,15 @@ def _read_npz(spec: _Spec, path: Path, verify: bool) -> list[np.ndarray]:
                     f"{list(_NPZ_KEYS)}, found {archive.files}"
                 )
             arrays = [archive[k] for k in _NPZ_KEYS]
-    except (OSError, EOFError) as err:
-        raise IdxFormatError(f"{path}: not a readable .npz file ({err})") from err
+    except IdxFormatError:
+        raise
+    except (OSError, EOFError, ValueError) as err:
+        # NumPy reads a file that is no zip archive as a pickle and refuses it
+        # (ValueError); either way the file is not what it should be.
+        raise IdxFormatError(
+            f"{path}: not a readable .npz archive of arrays; replace it with the "
+            "Keras-style file (x_train, y_train, x_test, y_test) or remove it"
+        ) from err
     for index, (key, array) in enumerate(zip(_NPZ_KEYS, arrays, strict=True)):
         name = f"{path}[{key}]"
         if array.dtype != np.uint8:

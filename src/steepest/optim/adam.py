@@ -139,18 +139,23 @@ class Adam(Optimizer):
         # Python floats, so that float32 buffers stay float32.
         c1 = 1.0 - beta1**t
         c2 = 1.0 - beta2**t
+        root_c2 = math.sqrt(c2)
         if self.bias_correction == "moments":
-            # theta <- theta - lr s_hat / (sqrt(r_hat + eps_root) + eps)
-            xp.divide(r, c2, out=u)
-            u += eps_root
-            step_size = lr / c1
+            # sqrt(r_hat + eps_root) + eps = (sqrt(r + c2 eps_root) + sqrt(c2) eps)
+            # / sqrt(c2): the same step with the correction moved into scalars,
+            # one pass fewer and no division by c2 over the buffer.
+            root, outer = c2 * eps_root, root_c2 * eps
         else:
             # theta <- theta - lr_t s / (sqrt(r + eps_root) + eps)
-            xp.add(r, eps_root, out=u)
-            step_size = lr * math.sqrt(c2) / c1
-        xp.sqrt(u, out=u)
-        if eps:
-            u += eps
+            root, outer = eps_root, eps
+        step_size = lr * root_c2 / c1
+        if root:
+            xp.add(r, root, out=u)
+            xp.sqrt(u, out=u)
+        else:
+            xp.sqrt(r, out=u)
+        if outer:
+            u += outer
         xp.divide(s, u, out=u)
         u *= step_size
         if self._decoupled_weight_decay and self.weight_decay:

@@ -669,7 +669,8 @@ def test_cli_list_params_and_warmup(tmp_path, capsys):
         (["cosine_decay", "--param", "x=1"], "initial=... decay_steps=..."),
         (["cosine_decay", "--param", "initial"], "bad --param 'initial'"),
         (["cosine_decay", "--param", "initial=abc"], "not a number"),
-        (["cosine_decay", "--param", "initial=1"], "missing decay_steps"),
+        # decay_steps defaults to --steps; initial has no default.
+        (["cosine_decay", "--param", "alpha=0.1"], "missing initial"),
         (["constant", "--param", "lr=1", "--steps", "0"], "--steps must be >= 1"),
     ],
 )
@@ -687,3 +688,37 @@ def test_cli_bad_value_names_the_argument(tmp_path, capsys):
     argv += ["--param", "decay_steps=0", "--out", str(tmp_path / "x.png")]
     assert main(argv) == 2
     assert "decay_steps=0" in capsys.readouterr().err
+
+
+def test_cli_takes_the_short_names_of_train(tmp_path, capsys):
+    # `cosine` as `steepest train --schedule` names it; decay_steps = --steps.
+    argv = ["schedule", "cosine", "--steps", "100", "--param", "initial=0.1"]
+    assert main(argv + ["--out", str(tmp_path / "c.png")]) == 0
+    with (tmp_path / "c.csv").open() as f:
+        lrs = [float(r["lr"]) for r in csv.DictReader(f)]
+    assert lrs == [S.cosine_decay(0.1, 100)(t) for t in range(100)]
+    assert "cosine_decay: lr(0) = 0.1," in capsys.readouterr().out
+
+
+def test_cli_first_decay_steps_defaults_to_steps(tmp_path):
+    argv = ["schedule", "cosine_restarts", "--steps", "50"]
+    argv += ["--param", "initial=1", "--out", str(tmp_path / "r.png")]
+    assert main(argv) == 0
+    with (tmp_path / "r.csv").open() as f:
+        lrs = [float(r["lr"]) for r in csv.DictReader(f)]
+    assert lrs == [S.cosine_decay_restarts(1, 50)(t) for t in range(50)]
+
+
+def test_cli_help_example_runs_as_shown(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["schedule", "--help"])
+    help_text = capsys.readouterr().out
+    assert help_text.endswith("\n") and "``" not in help_text
+    # The example, joined across its continuation line, runs as printed.
+    lines = help_text.splitlines()
+    first = lines.index("example:") + 1
+    example = " ".join(lines[first : first + 2]).replace("\\", " ").split()
+    assert example[:2] == ["steepest", "schedule"]
+    assert "--param" in example and example.count("--param") == 1
+    assert main([*example[1:], "--out", str(tmp_path / "e.png")]) == 0
+    assert "lr(99) = 0.00" in capsys.readouterr().out

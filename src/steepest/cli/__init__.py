@@ -15,9 +15,42 @@ import sys
 
 __all__ = ["main", "build_parser", "UsageError"]
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 class UsageError(Exception):
     """A bad flag or config value: shown as one line, without a traceback."""
+
+
+def _log_level(text: str) -> str:
+    """``--log-level``: a level name, any case."""
+    level = text.strip().upper()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a logging level; choose from {', '.join(LOG_LEVELS)}"
+        )
+    return level
+
+
+def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:
+    """``--debug`` and ``--log-level``, accepted before and after the command.
+
+    On a sub-command they default to SUPPRESS, so that a value given before
+    the command is not reset by the sub-parser's default.
+    """
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="show full tracebacks on errors",
+    )
+    parser.add_argument(
+        "--log-level",
+        type=_log_level,
+        default="WARNING" if top else argparse.SUPPRESS,
+        metavar="LEVEL",
+        help=f"logging level: {', '.join(LOG_LEVELS)} (default: WARNING)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,12 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="steepest",
         description="Train neural networks and see why training behaves as it does.",
     )
-    parser.add_argument(
-        "--debug", action="store_true", help="show full tracebacks on errors"
-    )
-    parser.add_argument(
-        "--log-level", default="WARNING", help="logging level (default: WARNING)"
-    )
+    _add_common(parser, top=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
@@ -40,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
         register = getattr(module, "register", None)
         if register is not None:
             register(subparsers)
+    for sub in subparsers.choices.values():
+        _add_common(sub, top=False)
+        # Descriptions taken from docstrings: no reST markup in --help.
+        if sub.description:
+            sub.description = sub.description.replace("``", "")
     return parser
 
 
@@ -47,16 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv:
-        argv = ["train"]
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+        level=getattr(logging, args.log_level),
         format="%(levelname)s %(name)s: %(message)s",
     )
     if getattr(args, "func", None) is None:
+        # No command: say what there is to run.
         parser.print_help()
-        return 2
+        return 0
     try:
         result = args.func(args)
     except (UsageError, ValueError, TypeError, FileNotFoundError, OSError) as err:

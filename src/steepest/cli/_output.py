@@ -14,13 +14,18 @@ __all__ = ["EpochPrinter", "ProgressBar", "format_epoch", "print_table"]
 
 
 def format_epoch(row: dict[str, Any], epochs: int) -> str:
-    """``epoch 3/10 | loss 0.2134 | acc 0.9397 | dev_loss ... | lr 1.00e-02 | 4.1 s``"""
+    """``epoch 3/10 | loss 0.2134 | acc 0.9397 | ... | lr 1.00e-02 | 0.41 s``.
+
+    Seconds get two decimals below 10 s and one from there on.
+    """
     parts = [f"epoch {row['epoch']}/{epochs}"]
     for key in ("loss", "acc", "dev_loss", "dev_acc"):
         if row.get(key) is not None:
             parts.append(f"{key} {row[key]:.4f}")
     parts.append(f"lr {row['lr']:.2e}")
-    parts.append(f"{row['seconds']:.1f} s")
+    seconds = row["seconds"]
+    # Two decimals for fast epochs, so that they do not all show 0.0 s.
+    parts.append(f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s")
     return " | ".join(parts)
 
 

@@ -1,8 +1,10 @@
 """``steepest train``: train a network, watch it learn, keep the run folder.
 
 With no arguments it trains an MLP on the bundled ``digits`` set in a few
-seconds and prints dev and test accuracy. Values come from the defaults, then
-``--config FILE.toml``, then the flags, each overriding the one before.
+seconds and prints the final model's train, dev and test loss and accuracy.
+Values come from the defaults, then ``--config FILE.toml``, then the flags,
+each overriding the one before. ``--resume RUN_DIR`` continues a run with its
+own settings (only ``--epochs`` may grow it).
 """
 
 from __future__ import annotations
@@ -10,33 +12,51 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from pathlib import Path
 from typing import Any
 
 from steepest.cli import UsageError
 from steepest.cli._output import EpochPrinter, ProgressBar, print_table
 from steepest.labs.diagnose import Diagnostics
 from steepest.train import (
+    DEFAULT_LR,
     SCHEDULE_ALIASES,
+    ConfigError,
     TrainConfig,
     TrainingDiverged,
     load_config,
     resume_training,
     run_training,
 )
+from steepest.train.checkpoint import latest_checkpoint
+from steepest.train.run import default_run_dir
 
 # Flags that map one-to-one onto TrainConfig fields.
 FIELDS = [f.name for f in dataclasses.fields(TrainConfig)]
+
+# Flags --resume accepts; every other one would change the run's settings.
+RESUME_FLAGS = ("resume", "epochs", "no_progress", "diagnostics")
+# Flags the top-level parser owns.
+COMMON = ("func", "command", "debug", "log_level")
 
 
 def parse_assignments(items: list[str] | None, option: str) -> dict[str, Any]:
     """``["beta1=0.8", "nesterov=true"]`` -> ``{"beta1": 0.8, "nesterov": True}``."""
     out: dict[str, Any] = {}
-    for item in items or []:
+    for item in _flatten(items):
         key, sep, text = item.partition("=")
         if not sep or not key:
             raise UsageError(f"{option} {item!r}: expected KEY=VALUE, e.g. beta1=0.8")
         out[key.strip().replace("-", "_")] = parse_value(text.strip())
     return out
+
+
+def _flatten(items: list[Any] | None) -> list[str]:
+    """``--opt a=1 b=2 --opt c=3`` gives ``[["a=1", "b=2"], ["c=3"]]``."""
+    flat: list[str] = []
+    for item in items or []:
+        flat.extend(item if isinstance(item, list) else [item])
+    return flat
 
 
 def parse_value(text: str) -> Any:
@@ -74,7 +94,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train",
         help="train a network (default: an MLP on the bundled digits)",
-        description=__doc__,
+        description=__doc__.replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=argparse.SUPPRESS,
     )
@@ -96,25 +116,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument("--loss", help="auto (default), cross_entropy or mse")
     model.add_argument("--l2", type=float, help="L2 penalty weight (0)")
     opt = p.add_argument_group("optimizer and schedule")
+    defaults = ", ".join(f"{name} {lr:g}" for name, lr in DEFAULT_LR.items())
     opt.add_argument(
         "--optimizer",
         help="sgd, momentum, nesterov, adagrad, rmsprop, adam (default), adamw",
     )
-    opt.add_argument("--lr", type=float, help="learning rate (optimizer's default)")
+    opt.add_argument(
+        "--lr",
+        type=float,
+        help=f"learning rate (default: the optimizer's own: {defaults})",
+    )
     opt.add_argument("--momentum", type=float, help="momentum coefficient")
     opt.add_argument("--weight-decay", type=float, help="weight decay")
     opt.add_argument(
         "--opt",
         action="append",
+        nargs="+",
         metavar="KEY=VALUE",
-        help="any other optimizer option, e.g. --opt eps=1e-7 (repeatable)",
+        help="other optimizer options, e.g. --opt beta1=0.8 eps=1e-7 (repeatable)",
     )
-    opt.add_argument("--schedule", help=f"one of {', '.join(SCHEDULE_ALIASES)}")
+    opt.add_argument(
+        "--schedule",
+        help=f"{', '.join(SCHEDULE_ALIASES)} (or the long names, e.g. "
+        "cosine_decay); default constant",
+    )
     opt.add_argument(
         "--sched",
         action="append",
+        nargs="+",
         metavar="KEY=VALUE",
-        help="schedule option, e.g. --sched decay_rate=0.5 (repeatable)",
+        help="schedule options, e.g. --sched decay_rate=0.5 staircase=true "
+        "(repeatable; not with the constant schedule)",
     )
     opt.add_argument(
         "--lr-final",
@@ -135,11 +167,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PATIENCE",
         help="stop after this many epochs without dev improvement (0: off)",
     )
-    loop.add_argument("--monitor", help="metric for early stopping (dev_loss)")
+    loop.add_argument(
+        "--monitor",
+        help="metric for early stopping: dev_loss (default), dev_acc, loss, acc",
+    )
     out = p.add_argument_group("output")
-    out.add_argument("--out", metavar="RUN_DIR", help="run folder (runs/NAME-TIME)")
     out.add_argument(
-        "--resume", metavar="RUN_DIR", help="continue a run from its checkpoint"
+        "--out",
+        metavar="RUN_DIR",
+        help="run folder (runs/NAME-TIME); must be new or empty",
+    )
+    out.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in --out (only files a run writes)",
+    )
+    out.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a run from its checkpoint with its own settings; only "
+        "--epochs (more), --no-progress and --diagnostics may be given with it",
     )
     out.add_argument("--no-progress", action="store_true", help="no progress bars")
     out.add_argument(
@@ -154,9 +201,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Defaults, then the config file, then the flags."""
     values: dict[str, Any] = {}
-    if getattr(args, "config", None):
-        values = load_config(args.config).to_dict()
-        values["lr"] = load_config(args.config).lr
+    path = getattr(args, "config", None)
+    if path:
+        loaded = load_config(path)
+        values = loaded.to_dict()
+        values["lr"] = loaded.lr  # None: the default of the chosen optimizer
     given = vars(args)
     for name in FIELDS:
         if name in given:
@@ -165,12 +214,69 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     for flag in ("momentum", "weight_decay"):
         if flag in given:
             options[flag] = given[flag]
-    options.update(parse_assignments(given.get("opt"), "--opt"))
+    opts = parse_assignments(given.get("opt"), "--opt")
+    options.update(opts)
     values["optimizer_options"] = options
     schedule_options = dict(values.get("schedule_options", {}))
-    schedule_options.update(parse_assignments(given.get("sched"), "--sched"))
+    scheds = parse_assignments(given.get("sched"), "--sched")
+    schedule_options.update(scheds)
     values["schedule_options"] = schedule_options
-    return TrainConfig.from_dict(values)
+    try:
+        return TrainConfig.from_dict(values)
+    except ConfigError as err:
+        # Say where the value came from: a flag, or a line of the file.
+        if err.key is None:
+            from_flag = err.field in given
+        elif err.field == "optimizer_options":
+            from_flag = err.key in opts or err.key in given
+        else:
+            from_flag = err.key in scheds
+        shortcut = err.field == "optimizer_options" and err.key in given
+        if shortcut and err.key not in opts:
+            # --momentum and --weight-decay are options under their own flag.
+            flag = "--" + err.key.replace("_", "-")
+            raise err.located(flag=flag) from None
+        if path and not from_flag:
+            raise err.located(source=path) from None
+        raise
+
+
+def _check_resume_flags(args: argparse.Namespace) -> None:
+    """--resume takes the run's own settings: refuse any flag that would
+    change them."""
+    for name in vars(args):
+        if name in RESUME_FLAGS or name in COMMON:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if name in ("out", "overwrite"):
+            raise UsageError(
+                f"--resume continues a run in its own folder; {flag} cannot be "
+                "given with it; start a new run with --out instead"
+            )
+        raise UsageError(
+            f"--resume continues a run with its own settings; {flag} cannot be "
+            "changed; start a new run with --out instead"
+        )
+
+
+def _interrupted(run_dir: Path) -> str:
+    """The one line shown after Ctrl-C, from what is on disk."""
+    try:
+        saved = latest_checkpoint(run_dir).name.removeprefix("epoch-")
+    except (OSError, ValueError):
+        saved = None
+    if saved is not None:
+        return (
+            f"steepest train: interrupted; epoch {int(saved)} is saved in "
+            f"{run_dir}; continue with: steepest train --resume {run_dir}"
+        )
+    if (run_dir / "config.toml").is_file():
+        return (
+            "steepest train: interrupted during the first epoch, before any "
+            f"checkpoint; start again with the same flags and --out {run_dir} "
+            "--overwrite"
+        )
+    return "steepest train: interrupted before training began; nothing was saved"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -179,17 +285,34 @@ def run(args: argparse.Namespace) -> int:
     callbacks = [ProgressBar(enabled=show), EpochPrinter()]
     if getattr(args, "diagnostics", False):
         callbacks.append(Diagnostics())
+    resume = getattr(args, "resume", None)
+    if resume:
+        _check_resume_flags(args)
+        run_dir = Path(resume)
+    else:
+        config = config_from_args(args)
+        out = getattr(args, "out", None)
+        run_dir = Path(out) if out is not None else default_run_dir(config)
     try:
-        if getattr(args, "resume", None):
+        if resume:
             result = resume_training(
-                args.resume, callbacks, epochs=getattr(args, "epochs", None)
+                run_dir, callbacks, epochs=getattr(args, "epochs", None)
             )
         else:
-            config = config_from_args(args)
-            result = run_training(config, getattr(args, "out", None), callbacks)
+            result = run_training(
+                config,
+                run_dir,
+                callbacks,
+                overwrite=getattr(args, "overwrite", False),
+            )
     except TrainingDiverged as err:
         print(f"steepest train: stopped: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        if getattr(args, "debug", False):
+            raise
+        print(_interrupted(run_dir), file=sys.stderr)
+        return 130
     summary = result.summary
     rows = []
     for split in ("train", "dev", "test"):

@@ -1,9 +1,15 @@
 """Training: the loop, its callbacks, checkpoints, configs and run folders."""
 
-from steepest.train.checkpoint import load_checkpoint, save_checkpoint
+from steepest.train.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
 from steepest.train.config import (
     DEFAULT_LR,
     SCHEDULE_ALIASES,
+    ConfigError,
+    ConfigTypeError,
     Experiment,
     TrainConfig,
     build,
@@ -25,6 +31,9 @@ __all__ = [
     "DEFAULT_LR",
     "SCHEDULE_ALIASES",
     "Callback",
+    "CheckpointError",
+    "ConfigError",
+    "ConfigTypeError",
     "EarlyStopping",
     "Experiment",
     "History",

@@ -10,7 +10,9 @@ evaluated from its folder alone. :func:`build` turns it into the objects the
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,13 +22,16 @@ from typing import Any
 import numpy as np
 
 from steepest import losses, schedules
-from steepest.data import DataLoader, DataSplits, load_dataset
+from steepest.data import DATASETS, DataLoader, DataSplits, load_dataset
 from steepest.nn import MLP, Module
+from steepest.nn.init import INITIALIZERS
 from steepest.optim import OPTIMIZERS, make_optimizer
 
 __all__ = [
     "DEFAULT_LR",
     "SCHEDULE_ALIASES",
+    "ConfigError",
+    "ConfigTypeError",
     "Experiment",
     "TrainConfig",
     "build",
@@ -61,6 +66,115 @@ SCHEDULE_ALIASES = {
 
 LOSSES = ("auto", "cross_entropy", "mse")
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
+#: What early stopping can watch: the epoch's training means, or the dev
+#: split's metrics after the epoch; the accuracies only for classification.
+MONITORS = ("dev_loss", "dev_acc", "loss", "acc")
+#: The decaying schedules ``lr_final`` can be turned into.
+LR_FINAL_SCHEDULES = (
+    "exponential_decay",
+    "polynomial_decay",
+    "inverse_time_decay",
+    "cosine_decay",
+)
+#: Schedule arguments :func:`build_schedule` fills in when not given.
+_SCHEDULE_DEFAULTS = ("decay_steps", "first_decay_steps", "decay_rate")
+
+
+class ConfigError(ValueError):
+    """A bad :class:`TrainConfig` value, naming the setting, value and fix.
+
+    ``field`` is the config key, ``key`` the entry of ``optimizer_options``
+    or ``schedule_options`` (else None), ``allowed`` what the value should
+    be. The message has the command line's form (``--epochs 0: must be an
+    integer >= 1``; ``--opt beta1=2: ...`` for an option entry), ``flag``
+    replacing the option's name if given, or the config file's form
+    (``run.toml: epochs = 0: ...``) when ``source`` names the file.
+    """
+
+    def __init__(
+        self,
+        field: str,
+        value: Any,
+        allowed: str,
+        *,
+        key: str | None = None,
+        flag: str | None = None,
+        source: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.field, self.value, self.allowed, self.key = field, value, allowed, key
+        self.flag, self.source = flag, source
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        if self.source is not None:
+            name = self.field if self.key is None else f"{self.field}.{self.key}"
+            return f"{self.source}: {name} = {_shown(self.value)}: {self.allowed}"
+        if self.flag is not None:
+            return f"{self.flag} {self.value!r}: {self.allowed}"
+        if self.key is None:
+            return f"--{self.field.replace('_', '-')} {self.value!r}: {self.allowed}"
+        flag = "--opt" if self.field == "optimizer_options" else "--sched"
+        return f"{flag} {self.key}={self.value!r}: {self.allowed}"
+
+    def located(
+        self,
+        *,
+        flag: str | None = None,
+        source: str | os.PathLike[str] | None = None,
+    ) -> ConfigError:
+        """The same error, shown as the flag ``flag`` or as a line of the
+        config file ``source``."""
+        return type(self)(
+            self.field,
+            self.value,
+            self.allowed,
+            key=self.key,
+            flag=flag,
+            source=source,
+        )
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A :class:`TrainConfig` value of the wrong kind (a string for a number,
+    a bool for an integer, ...)."""
+
+
+def _shown(value: Any) -> str:
+    """``value`` as it would be written in TOML (repr if it has no TOML form)."""
+    try:
+        return _toml_value(value)
+    except TypeError:
+        return repr(value)
+
+
+def _is_int(value: Any) -> bool:
+    # bool is an int subclass, but `epochs = true` is a mistake, not 1.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _dataset_key(name: str) -> str:
+    """The spelling :func:`~steepest.data.load_dataset` resolves ``name`` to."""
+    key = name.strip().lower().replace("_", "-")
+    return "fashion-mnist" if key in ("fashion", "fashionmnist") else key
+
+
+def optimizer_arguments(name: str) -> list[str]:
+    """The keyword arguments optimizer ``name`` accepts besides ``lr``."""
+    signature = inspect.signature(OPTIMIZERS[name])
+    return [p for p in signature.parameters if p not in ("params", "lr")]
+
+
+def schedule_arguments(name: str) -> list[str]:
+    """The arguments schedule ``name`` (short or long) takes besides the
+    initial rate, which is ``lr``."""
+    cls = schedules.SCHEDULES[SCHEDULE_ALIASES.get(name, name)]
+    if cls is schedules.Constant:
+        return []
+    return [f.name for f in dataclasses.fields(cls) if f.name != "initial"]
 
 
 @dataclass
@@ -98,54 +212,192 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Check every value; a ValueError names the option, value and choices."""
+        """Check the kind and value of every field.
 
-        def bad(option: str, value: Any, allowed: str) -> ValueError:
-            return ValueError(f"--{option.replace('_', '-')} {value!r}: {allowed}")
+        Raises :class:`ConfigTypeError` (a TypeError) for a value of the wrong
+        kind and :class:`ConfigError` (a ValueError) for a bad value; both name
+        the option, the value and what is allowed.
+        """
 
+        def bad(field: str, value: Any, allowed: str, **kw: Any) -> ConfigError:
+            return ConfigError(field, value, allowed, **kw)
+
+        def kind(field: str, value: Any, allowed: str, **kw: Any) -> ConfigError:
+            return ConfigTypeError(field, value, allowed, **kw)
+
+        def choice(field: str, choices: Any) -> str:
+            value = getattr(self, field)
+            allowed = f"choose from {', '.join(choices)}"
+            if not isinstance(value, str):
+                raise kind(field, value, f"must be a name: {allowed}")
+            return allowed
+
+        def integer(field: str, minimum: int, optional: bool = False) -> None:
+            value = getattr(self, field)
+            if value is None and optional:
+                return
+            allowed = f"must be an integer >= {minimum}"
+            if not _is_int(value):
+                raise kind(field, value, allowed)
+            if value < minimum:
+                raise bad(field, value, allowed)
+
+        def number(field: str, positive: bool, optional: bool = False) -> None:
+            value = getattr(self, field)
+            if value is None and optional:
+                return
+            allowed = "must be a number > 0" if positive else "must be a number >= 0"
+            if not _is_number(value):
+                raise kind(field, value, allowed)
+            if not math.isfinite(value) or value < 0 or (positive and value == 0):
+                raise bad(field, value, allowed)
+
+        # Names.
+        allowed = choice("dataset", DATASETS)
+        if _dataset_key(self.dataset) not in DATASETS:
+            raise bad("dataset", self.dataset, allowed)
+        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            raise kind("data_dir", self.data_dir, "must be a folder name")
+        allowed = choice("optimizer", OPTIMIZERS)
         if self.optimizer not in OPTIMIZERS:
-            raise bad(
-                "optimizer", self.optimizer, f"choose from {', '.join(OPTIMIZERS)}"
-            )
+            raise bad("optimizer", self.optimizer, allowed)
+        allowed = choice("activation", ACTIVATIONS)
         if self.activation not in ACTIVATIONS:
-            raise bad(
-                "activation", self.activation, f"choose from {', '.join(ACTIVATIONS)}"
-            )
+            raise bad("activation", self.activation, allowed)
+        allowed = choice("init", INITIALIZERS)
+        if self.init not in INITIALIZERS:
+            raise bad("init", self.init, allowed)
+        allowed = choice("loss", LOSSES)
         if self.loss not in LOSSES:
-            raise bad("loss", self.loss, f"choose from {', '.join(LOSSES)}")
+            raise bad("loss", self.loss, allowed)
+        allowed = choice("schedule", SCHEDULE_ALIASES)
         if (
             self.schedule not in SCHEDULE_ALIASES
-            and self.schedule not in schedules.SCHEDULES
+            and self.schedule not in SCHEDULE_ALIASES.values()
         ):
-            raise bad(
-                "schedule", self.schedule, f"choose from {', '.join(SCHEDULE_ALIASES)}"
-            )
-        if not all(isinstance(h, int) and h > 0 for h in self.hidden):
+            raise bad("schedule", self.schedule, allowed)
+        allowed = choice("monitor", MONITORS)
+        if self.monitor not in MONITORS:
+            raise bad("monitor", self.monitor, allowed)
+
+        # Sizes and counts.
+        integer("dev_size", 0, optional=True)
+        widths = "must be a list of positive integers (hidden widths), e.g. [128]"
+        if not isinstance(self.hidden, list | tuple):
+            raise kind("hidden", self.hidden, widths)
+        if not all(_is_int(h) for h in self.hidden):
+            raise kind("hidden", self.hidden, "widths must be positive integers")
+        if not all(h > 0 for h in self.hidden):
             raise bad("hidden", self.hidden, "widths must be positive integers")
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise bad("epochs", self.epochs, "must be an integer >= 1")
-        if self.batch_size != "full" and (
-            not isinstance(self.batch_size, int) or self.batch_size < 1
-        ):
-            raise bad(
-                "batch_size", self.batch_size, "must be an integer >= 1 or 'full'"
+        self.hidden = list(self.hidden)
+        integer("epochs", 1)
+        if self.batch_size != "full":
+            allowed = "must be an integer >= 1 or 'full'"
+            if not _is_int(self.batch_size):
+                raise kind("batch_size", self.batch_size, allowed)
+            if self.batch_size < 1:
+                raise bad("batch_size", self.batch_size, allowed)
+        integer("seed", 0)
+        integer("early_stopping", 0)
+
+        # Rates and penalties.
+        number("lr", positive=True, optional=True)
+        number("lr_final", positive=True, optional=True)
+        number("l2", positive=False)
+
+        # Optimizer options: the arguments the chosen optimizer accepts.
+        if not isinstance(self.optimizer_options, Mapping):
+            raise kind(
+                "optimizer_options",
+                self.optimizer_options,
+                "must be a table of optimizer arguments, e.g. {beta1 = 0.8}",
             )
-        for name in ("lr", "lr_final"):
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise bad(name, value, "must be a number > 0")
-        if not math.isfinite(self.l2) or self.l2 < 0:
-            raise bad("l2", self.l2, "must be a number >= 0")
-        if not isinstance(self.early_stopping, int) or self.early_stopping < 0:
-            raise bad("early_stopping", self.early_stopping, "must be an integer >= 0")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise bad("seed", self.seed, "must be an integer >= 0")
-        if self.lr_final is not None and self.schedule == "constant":
+        accepted = optimizer_arguments(self.optimizer)
+        for key, value in self.optimizer_options.items():
+            if key == "lr":
+                raise bad(
+                    "optimizer_options",
+                    value,
+                    "the learning rate is set with --lr (key lr), not as an option",
+                    key=key,
+                )
+            if key not in accepted:
+                raise bad(
+                    "optimizer_options",
+                    value,
+                    f"{self.optimizer} has no option {key!r}; its options are "
+                    f"{', '.join(accepted)}",
+                    key=key,
+                )
+
+        # Schedule options: the arguments of the chosen schedule.
+        if not isinstance(self.schedule_options, Mapping):
+            raise kind(
+                "schedule_options",
+                self.schedule_options,
+                "must be a table of schedule arguments, e.g. {decay_rate = 0.5}",
+            )
+        accepted = schedule_arguments(self.schedule)
+        for key, value in self.schedule_options.items():
+            if not accepted:
+                raise bad(
+                    "schedule_options",
+                    value,
+                    f"--schedule {self.schedule} takes no options; choose a "
+                    "decaying --schedule such as exponential or cosine",
+                    key=key,
+                )
+            if key == "initial":
+                raise bad(
+                    "schedule_options",
+                    value,
+                    "the initial rate is set with --lr (key lr), not as an option",
+                    key=key,
+                )
+            if key not in accepted:
+                raise bad(
+                    "schedule_options",
+                    value,
+                    f"--schedule {self.schedule} has no option {key!r}; its "
+                    f"options are {', '.join(accepted)}",
+                    key=key,
+                )
+        name = SCHEDULE_ALIASES.get(self.schedule, self.schedule)
+        if name == "piecewise_constant":
+            missing = [
+                k for k in ("boundaries", "values") if k not in self.schedule_options
+            ]
+            if missing:
+                raise bad(
+                    "schedule",
+                    self.schedule,
+                    f"needs {' and '.join(missing)}, e.g. --sched "
+                    "boundaries=1000,2000 --sched values=0.1,0.01,0.001",
+                )
+        if self.lr_final is not None and name == "constant":
             raise bad(
                 "lr_final",
                 self.lr_final,
                 "needs a decaying --schedule, e.g. exponential",
             )
+        if self.lr_final is not None and name not in LR_FINAL_SCHEDULES:
+            raise bad(
+                "lr_final",
+                self.lr_final,
+                f"is not supported with --schedule {self.schedule}; use "
+                "exponential, polynomial, inverse_time or cosine",
+            )
+
+        # Early stopping watches a metric the run will report.
+        if self.early_stopping and self.monitor.startswith("dev_"):
+            if self.dev_size == 0:
+                raise bad(
+                    "early_stopping",
+                    self.early_stopping,
+                    f"monitors {self.monitor}, but --dev-size 0 leaves no dev "
+                    "split; give --dev-size > 0 or --monitor "
+                    f"{self.monitor.removeprefix('dev_')}",
+                )
 
     @property
     def learning_rate(self) -> float:
@@ -155,6 +407,10 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
         """Build from a dict (a parsed TOML file); unknown keys are an error."""
+        if not isinstance(values, Mapping):
+            raise TypeError(
+                f"a config must be a table of settings, got {type(values).__name__}"
+            )
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -171,13 +427,32 @@ class TrainConfig:
 
 
 def load_config(path: str | Path) -> TrainConfig:
-    """Read a TOML config file."""
+    """Read a TOML config file; every error names the file (and the key)."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"config file {path} is a folder; pass a .toml file")
     try:
-        values = tomllib.loads(path.read_text())
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"config file {path} does not exist") from None
+    except OSError as err:
+        raise OSError(f"config file {path} cannot be read: {err.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"config file {path} is not UTF-8 text (byte {err.start}); save it as UTF-8"
+        ) from None
+    try:
+        values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"config file {path} is not valid TOML: {err}") from None
-    return TrainConfig.from_dict(values)
+    try:
+        return TrainConfig.from_dict(values)
+    except ConfigError as err:
+        raise err.located(source=path) from None
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{path}: {err}") from None
 
 
 def _toml_value(value: Any) -> str:
@@ -228,7 +503,10 @@ def build_schedule(config: TrainConfig, total_steps: int) -> schedules.Schedule:
 
     ``lr_final`` sets the decay so that the last update (step
     ``total_steps - 1``) uses exactly ``lr_final``; ``decay_steps`` defaults
-    to the number of updates in the run.
+    to the number of updates in the run. Arguments given in
+    ``schedule_options`` are kept, so the resolved config of a run folder
+    (every argument written out, no ``lr_final``) gives the same schedule
+    whatever ``total_steps`` is: a resume for more epochs continues it.
     """
     name = SCHEDULE_ALIASES.get(config.schedule, config.schedule)
     lr = config.learning_rate
@@ -266,15 +544,33 @@ def build_schedule(config: TrainConfig, total_steps: int) -> schedules.Schedule:
         options.setdefault("first_decay_steps", max(last // 3, 1))
     if name == "exponential_decay" or name == "inverse_time_decay":
         options.setdefault("decay_rate", 0.1)
+    fields = {f.name for f in dataclasses.fields(schedules.SCHEDULES[name])}
+    if "initial" in fields:
+        options["initial"] = lr
     try:
-        return schedules.from_config({"name": name, "initial": lr, **options})
+        return schedules.from_config({"name": name, **options})
     except (TypeError, ValueError) as err:
         raise ValueError(f"--schedule {config.schedule}: {err}") from None
 
 
+def resolved_schedule_options(schedule: schedules.Schedule) -> dict[str, Any]:
+    """Every argument of a built schedule except its initial rate (``lr``):
+    what ``schedule_options`` must hold to rebuild it for any run length."""
+    if isinstance(schedule, schedules.Constant):
+        return {}
+    config = schedule.to_config()
+    return {k: v for k, v in config.items() if k not in ("name", "initial")}
+
+
 @dataclass
 class Experiment:
-    """The objects of one run, built from a :class:`TrainConfig`."""
+    """The objects of one run, built from a :class:`TrainConfig`.
+
+    ``config`` is the resolved configuration: ``lr`` filled in and the
+    schedule written out whole in ``schedule_options`` (``lr_final`` turned
+    into the schedule's own arguments), so a resume for more epochs continues
+    the same formula instead of stretching it.
+    """
 
     config: TrainConfig
     data: DataSplits
@@ -292,14 +588,44 @@ class Experiment:
 
 def build(config: TrainConfig, data: DataSplits | None = None) -> Experiment:
     """Load the data (unless given) and build model, loss, optimizer, loader."""
+    config.validate()
     if data is None:
-        data = load_dataset(
-            config.dataset,
-            data_dir=config.data_dir,
-            dev_size=config.dev_size,
-            seed=config.seed,
-        )
+        try:
+            data = load_dataset(
+                config.dataset,
+                data_dir=config.data_dir,
+                dev_size=config.dev_size,
+                seed=config.seed,
+            )
+        except ValueError as err:
+            if config.dev_size is None or "dev_size" not in str(err):
+                raise
+            # The split's own message names its internals; say it as the flag.
+            detail = str(err).split(": ", 1)[-1]
+            raise ConfigError(
+                "dev_size",
+                config.dev_size,
+                f"too large for {config.dataset}: {detail}",
+            ) from None
     classification = data.meta.task == "classification"
+    if config.early_stopping and config.monitor.endswith("acc") and not classification:
+        raise ConfigError(
+            "monitor",
+            config.monitor,
+            f"{config.dataset} is a regression set and reports no accuracy; "
+            f"use --monitor {config.monitor.replace('acc', 'loss')}",
+        )
+    if (
+        config.early_stopping
+        and config.monitor.startswith("dev_")
+        and not len(data.dev)
+    ):
+        raise ConfigError(
+            "early_stopping",
+            config.early_stopping,
+            f"monitors {config.monitor}, but {config.dataset} has no dev split; "
+            f"give --dev-size > 0 or --monitor {config.monitor.removeprefix('dev_')}",
+        )
     loss = config.loss
     if loss == "auto":
         loss = "cross_entropy" if classification else "mse"
@@ -319,4 +645,10 @@ def build(config: TrainConfig, data: DataSplits | None = None) -> Experiment:
     optimizer = make_optimizer(
         config.optimizer, model.parameters(), lr=schedule, **config.optimizer_options
     )
-    return Experiment(config, data, model, loss_fn, optimizer, schedule, loader)
+    resolved = dataclasses.replace(
+        config,
+        lr=config.learning_rate,
+        lr_final=None,
+        schedule_options=resolved_schedule_options(schedule),
+    )
+    return Experiment(resolved, data, model, loss_fn, optimizer, schedule, loader)

@@ -6,10 +6,14 @@ A run folder holds
 - ``metrics.csv`` and ``metrics.jsonl``: one row per epoch, rewritten whole
   (atomically) after each epoch so they always match the latest checkpoint;
 - ``checkpoints/``: see :mod:`steepest.train.checkpoint`;
-- ``summary.json``: final dev and test metrics, wall time, versions;
-- ``curves.png``: loss and accuracy per epoch, train against dev.
+- ``summary.json``: the final model's train, dev and test metrics, wall
+  time, versions;
+- ``curves.png``: loss and accuracy per epoch, train against dev;
+- ``diagnostics.*`` when diagnostics are recorded.
 
-:func:`run_training` is what ``steepest train`` calls.
+:func:`run_training` is what ``steepest train`` calls. It refuses a folder
+that already holds files unless asked to overwrite, and even then deletes
+only what a run writes (:data:`RUN_FILES`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import io
 import json
 import logging
 import platform
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +41,7 @@ from steepest.train.config import Experiment, TrainConfig, build, load_config, t
 from steepest.train.loop import Callback, EarlyStopping, Trainer, evaluate
 
 __all__ = [
+    "RUN_FILES",
     "RunResult",
     "RunWriter",
     "default_run_dir",
@@ -46,6 +52,67 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 COLUMNS = ("epoch", "loss", "acc", "dev_loss", "dev_acc", "lr", "seconds")
+
+#: Everything a run (with diagnostics) writes at the top of its folder.
+RUN_FILES = (
+    "config.toml",
+    "metrics.csv",
+    "metrics.jsonl",
+    "summary.json",
+    "curves.png",
+    "checkpoints",
+    "diagnostics.csv",
+    "diagnostics.npz",
+    "diagnostics.png",
+)
+
+
+def _run_file(name: str) -> bool:
+    """Whether a run writes ``name``: one of :data:`RUN_FILES`, or the
+    temporary ``.NAME.xxxx`` an atomic write left behind in a crash."""
+    if name in RUN_FILES:
+        return True
+    return name.startswith(".") and any(
+        name.startswith(f".{known}.") for known in RUN_FILES
+    )
+
+
+def _old_run_files(run_dir: Path, overwrite: bool) -> list[Path]:
+    """What ``run_dir`` holds that a new run there would replace.
+
+    Raises FileExistsError if it holds anything and ``overwrite`` is false,
+    or if it holds anything a run does not write (those are never deleted).
+    """
+    if not run_dir.exists():
+        return []
+    if not run_dir.is_dir():
+        raise FileExistsError(
+            f"--out {run_dir}: it is a file, not a folder; choose another --out"
+        )
+    entries = sorted(run_dir.iterdir())
+    if not entries:
+        return []
+    if not overwrite:
+        raise FileExistsError(
+            f"--out {run_dir}: the folder is not empty (it holds "
+            f"{_names(entries)}); continue that run with --resume {run_dir}, "
+            "choose another --out, or pass --overwrite to replace it"
+        )
+    foreign = [p for p in entries if not _run_file(p.name)]
+    if foreign:
+        raise FileExistsError(
+            f"--overwrite {run_dir}: the folder holds files a run does not write "
+            f"({_names(foreign)}), which --overwrite never deletes; move them "
+            "away or choose another --out"
+        )
+    return entries
+
+
+def _names(paths: list[Path], most: int = 5) -> str:
+    shown = [p.name + ("/" if p.is_dir() else "") for p in paths[:most]]
+    if len(paths) > most:
+        shown.append(f"and {len(paths) - most} more")
+    return ", ".join(shown)
 
 
 def default_run_dir(config: TrainConfig, root: str | Path = "runs") -> Path:
@@ -146,9 +213,14 @@ def _trainer(
 
 
 def _finish(experiment: Experiment, trainer: Trainer, run_dir: Path, wall: float):
-    """Evaluate on dev and test, write summary.json."""
+    """Evaluate the final model on train, dev and test, write summary.json.
+
+    The train metrics are the final model's, not the running mean over the
+    last epoch's batches that the metrics rows hold (the weights move during
+    an epoch, and early stopping restores an earlier epoch's weights).
+    """
     data, final = experiment.data, {}
-    for split in ("dev", "test"):
+    for split in ("train", "dev", "test"):
         part = getattr(data, split)
         if len(part):
             metrics = evaluate(
@@ -162,8 +234,6 @@ def _finish(experiment: Experiment, trainer: Trainer, run_dir: Path, wall: float
     last = trainer.history.rows[-1] if trainer.history.rows else {}
     summary = {
         **final,
-        "train_loss": last.get("loss"),
-        "train_acc": last.get("acc"),
         "epochs": trainer.epoch,
         "steps": trainer.optimizer.step_count,
         "best_epoch": trainer.best_epoch,
@@ -188,19 +258,36 @@ def run_training(
     run_dir: str | Path | None = None,
     callbacks: Sequence[Callback] = (),
     experiment: Experiment | None = None,
+    *,
+    overwrite: bool = False,
 ) -> RunResult:
-    """Train from ``config`` into a new run folder, then evaluate dev and test.
+    """Train from ``config`` into a new run folder, then evaluate the final
+    model on train, dev and test.
 
     Args:
         config: the run's configuration.
-        run_dir: the folder to write (default :func:`default_run_dir`).
+        run_dir: the folder to write (default :func:`default_run_dir`); it
+            must be missing or empty unless ``overwrite``.
         callbacks: extra callbacks (a progress bar, say).
         experiment: prebuilt objects (default: built from ``config``).
+        overwrite: delete the files of an earlier run in ``run_dir`` first
+            (default False). A folder holding files a run does not write is
+            refused all the same.
+
+    Raises:
+        FileExistsError: ``run_dir`` is not empty (see ``overwrite``).
     """
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
+    old = _old_run_files(run_dir, overwrite)
+    # Build (and so check) everything before touching the folder.
     experiment = experiment or build(config)
+    for path in old:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.toml", to_toml(config.to_dict()))
+    atomic_write_text(run_dir / "config.toml", to_toml(experiment.config.to_dict()))
     trainer = _trainer(experiment, callbacks, run_dir)
     started = time.perf_counter()
     trainer.fit(config.epochs)
@@ -232,11 +319,35 @@ def resume_training(
     if epochs is not None and epochs != config.epochs:
         config.epochs = epochs
         config.validate()
+    state = load_checkpoint(run_dir)
+    _check_resumable(run_dir, config, state["scalars"], epochs)
     experiment = build(config)
     trainer = _trainer(experiment, callbacks, run_dir)
-    trainer.load_state_dict(load_checkpoint(run_dir))
-    atomic_write_text(config_file, to_toml(config.to_dict()))
+    trainer.load_state_dict(state)
+    atomic_write_text(config_file, to_toml(experiment.config.to_dict()))
     started = time.perf_counter()
     trainer.fit(config.epochs)
     summary = _finish(experiment, trainer, run_dir, time.perf_counter() - started)
     return RunResult(run_dir, trainer, summary)
+
+
+def _check_resumable(
+    run_dir: Path, config: TrainConfig, scalars: dict[str, Any], epochs: int | None
+) -> None:
+    """Refuse a resume that would train nothing: an early-stopped run, or a
+    total of epochs the run has already passed."""
+    epoch, best = scalars.get("epoch"), scalars.get("best_epoch")
+    if epochs is not None and isinstance(epoch, int) and epochs < epoch:
+        raise ValueError(
+            f"--epochs {epochs}: {run_dir} has already trained {epoch} epochs; "
+            f"give a total above {epoch} to train more"
+        )
+    if not scalars.get("stopped_early"):
+        return
+    raise ValueError(
+        f"cannot resume {run_dir}: it stopped early at epoch {epoch} "
+        f"({config.monitor} had not improved on epoch {best} for "
+        f"{config.early_stopping} epochs, the patience), so resuming would "
+        "change nothing; start a new run with --out (e.g. with a larger "
+        "--early-stopping)"
+    )

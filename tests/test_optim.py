@@ -731,6 +731,26 @@ def test_threaded_update_is_bitwise_the_same(name, monkeypatch):
         assert np.array_equal(a.data, b.data)
 
 
+@pytest.mark.parametrize("name", ["adam", "momentum", "rmsprop"])
+def test_subnormal_state_is_flushed_to_zero(name):
+    # A moment whose gradient stopped decays by beta each step into the
+    # subnormal range, where arithmetic is slow; it is set to 0 periodically.
+    from steepest.optim.optimizer import FLUSH_SUBNORMALS_EVERY
+
+    w = st.tensor(np.ones(4), requires_grad=True)  # float32
+    opt = make_optimizer(name, [w], lr=1e-3)
+    tiny = np.finfo(np.float32).tiny
+    buffers = opt._groups[0].state
+    for buffer in buffers.values():
+        buffer[:] = [tiny / 4, -tiny / 8, tiny * 4, 0.5]  # two subnormals
+    for _ in range(FLUSH_SUBNORMALS_EVERY):
+        opt.zero_grad()
+        opt.step()
+    for buffer in buffers.values():
+        assert buffer[0] == 0 and buffer[1] == 0
+        assert buffer[3] != 0 and np.all(np.isfinite(buffer))
+
+
 def test_weight_decay_switched_on_between_steps():
     params = make_params()
     opt = SGD(params, lr=0.1)

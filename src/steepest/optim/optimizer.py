@@ -44,6 +44,17 @@ _grad = attrgetter("grad")
 #: tensors. A GPU backend would use one block.
 BLOCK_BYTES = 1 << 18
 
+#: Every this many steps, state values that have decayed below the smallest
+#: normal number (subnormals) are set to 0. A moment whose gradient has
+#: stopped (a dead ReLU unit, say) shrinks by beta every step into the
+#: subnormal range, where CPU arithmetic is tens of times slower, and sticks
+#: at the smallest subnormal, since rounding ``tiny * beta`` gives ``tiny``
+#: back: without this, Adam over a network with dead units runs 3x slower
+#: after a few hundred steps. Compiled frameworks avoid it by running with
+#: flush-to-zero on; NumPy cannot switch that on, so the flush is explicit.
+#: Its cost is three passes over the state once per period.
+FLUSH_SUBNORMALS_EVERY = 16
+
 #: Buffers of at most this many bytes are updated as one block.
 SINGLE_BLOCK_BYTES = 1 << 20
 
@@ -348,6 +359,16 @@ class Optimizer:
             for future in futures:
                 future.result()
         self._step = t
+        if t % FLUSH_SUBNORMALS_EVERY == 0:
+            self._flush_subnormals()
+
+    def _flush_subnormals(self) -> None:
+        """Set state values below the smallest normal number to exactly 0."""
+        for group in self._groups:
+            tiny = xp.finfo(group.theta.dtype).tiny
+            for buffer in group.state.values():
+                xp.abs(buffer, out=group.u)
+                xp.copyto(buffer, 0, where=group.u < tiny)
 
     def _update_blocks(
         self, blocks: list[tuple], l2: bool, wd: float, lr: float, t: int

@@ -6,7 +6,7 @@ Two workloads on MNIST-shaped float32 data, softmax cross-entropy and Adam
 - small: 784-100-10 ReLU, batch 50;
 - large: 784-1024-1024-10 ReLU, batch 256.
 
-The hand-written NumPy step flushes subnormal Adam moments every 16 steps, as
+The hand-written NumPy step flushes subnormal Adam moments every 32 steps, as
 steepest does: without it, moments of dead ReLU units decay into the
 subnormal range and every pass over them runs several times slower.
 
@@ -175,7 +175,7 @@ def numpy_step(sizes, batch):
         np.divide(m, tmp, out=tmp)
         np.multiply(tmp, lr_t, out=tmp)
         np.subtract(flat, tmp, out=flat)
-        if t % 16 == 0:
+        if t % 32 == 0:
             # Subnormal moments of dead units slow every later pass ~3x;
             # flush them as steepest does (compiled peers run flush-to-zero).
             for buffer in (m, v):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from steepest.cli import UsageError
+from steepest.train import parse_value
 
 __all__ = ["register", "run"]
 
@@ -103,16 +104,12 @@ def register(subparsers: Any) -> None:
 
 def _parse_value(text: str) -> Any:
     """A number, a flag, or a comma-separated list of numbers."""
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    if "," in text:
-        return [_parse_value(part) for part in text.split(",") if part.strip()]
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    raise ValueError(f"not a number, flag or list: {text!r}")
+    value = parse_value(text)
+    if isinstance(value, str) or (
+        isinstance(value, list) and any(isinstance(v, str) for v in value)
+    ):
+        raise ValueError(f"not a number, flag or list: {text!r}")
+    return value
 
 
 def _parse_params(name: str, cls: type, pairs: list[str], steps: int) -> dict[str, Any]:

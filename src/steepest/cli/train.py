@@ -25,6 +25,7 @@ from steepest.train import (
     TrainConfig,
     TrainingDiverged,
     load_config,
+    parse_value,
     resume_training,
     run_training,
 )
@@ -57,21 +58,6 @@ def _flatten(items: list[Any] | None) -> list[str]:
     for item in items or []:
         flat.extend(item if isinstance(item, list) else [item])
     return flat
-
-
-def parse_value(text: str) -> Any:
-    """A number, a bool, a comma-separated list of those, or the text itself."""
-    if "," in text:
-        return [parse_value(part) for part in text.split(",") if part]
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def batch_size(text: str) -> int | str:

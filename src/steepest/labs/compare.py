@@ -50,6 +50,7 @@ from steepest.train import (
     TrainConfig,
     TrainingDiverged,
     build,
+    parse_value,
     run_training,
 )
 
@@ -135,19 +136,6 @@ class RunSpec:
             raise ValueError(f"run {self.label!r}: {err}") from None
 
 
-def _parse_value(text: str) -> Any:
-    """A bool, an int, a float, or the text itself."""
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
 def _optimizer_arguments(name: str) -> list[str]:
     """The keyword arguments the optimizer called ``name`` accepts."""
     signature = inspect.signature(OPTIMIZERS[name])
@@ -190,9 +178,11 @@ def parse_run_spec(text: str) -> RunSpec:
         if sep:
             if not key.strip():
                 raise ValueError(f"run spec {text!r}: {piece!r} has no key")
-            pairs.append((key.strip().replace("-", "_"), [_parse_value(value)]))
+            pairs.append(
+                (key.strip().replace("-", "_"), [parse_value(value, lists=False)])
+            )
         elif pairs:
-            pairs[-1][1].append(_parse_value(piece))
+            pairs[-1][1].append(parse_value(piece, lists=False))
         else:
             raise ValueError(
                 f"run spec {text!r}: expected KEY=VALUE after ':', got {piece!r}; "

@@ -16,6 +16,7 @@ from steepest.train.config import (
     build_model,
     build_schedule,
     load_config,
+    parse_value,
 )
 from steepest.train.loop import (
     Callback,
@@ -47,6 +48,7 @@ __all__ = [
     "evaluate",
     "load_checkpoint",
     "load_config",
+    "parse_value",
     "resume_training",
     "run_training",
     "save_checkpoint",

@@ -38,6 +38,7 @@ __all__ = [
     "build_model",
     "build_schedule",
     "load_config",
+    "parse_value",
     "to_toml",
 ]
 
@@ -424,6 +425,26 @@ class TrainConfig:
         values = dataclasses.asdict(self)
         values["lr"] = self.learning_rate
         return values
+
+
+def parse_value(text: str, lists: bool = True) -> Any:
+    """A value written on a command line or in a run spec, as Python.
+
+    ``"true"``/``"false"`` become bools, then ints and floats are tried;
+    with ``lists``, ``"1,2,3"`` becomes a list of such values. Anything else
+    stays text (a name, say).
+    """
+    if lists and "," in text:
+        return [parse_value(part.strip()) for part in text.split(",") if part.strip()]
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def load_config(path: str | Path) -> TrainConfig:

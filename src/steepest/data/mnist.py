@@ -41,7 +41,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,6 +58,7 @@ from steepest.data.idx import (
     idx_header,
     parse_idx,
 )
+from steepest.files import atomic_write_bytes
 
 __all__ = [
     "MNIST_FILES",
@@ -300,21 +300,6 @@ def _not_found_message(spec: _Spec, seen: list[str], reason: str) -> str:
     )
 
 
-def _atomic_write(dest: Path, data: bytes) -> None:
-    """Write ``data`` to ``dest`` through a temporary file and a rename."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _urllib_fetch(url: str) -> bytes:
     """Fetch ``url`` with the standard library (the default downloader)."""
     request = urllib.request.Request(url, headers={"User-Agent": "steepest"})
@@ -375,7 +360,7 @@ def _download(spec: _Spec, fetch: Fetch) -> MnistSource:
                 logger.warning("download of %s failed: %s", url, err)
                 errors.append(f"  {url}: {err}")
                 continue
-            _atomic_write(dest, blob)
+            atomic_write_bytes(dest, blob)
             break
         else:
             raise DataNotFoundError(

@@ -33,6 +33,13 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as load_safetensors
 from safetensors.numpy import save as save_safetensors
 
+from steepest.files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    default_mode,
+    fsync_dir,
+)
+
 __all__ = [
     "CheckpointError",
     "atomic_write_bytes",
@@ -54,49 +61,6 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be read; the message names the file."""
 
 
-def _default_mode(directory: bool = False) -> int:
-    """The mode a plain ``open``/``mkdir`` would give under the current umask
-    (``mkstemp`` and ``mkdtemp`` use 0600/0700, private to the owner)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return (0o777 if directory else 0o666) & ~umask
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # not every platform opens folders
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file,
-    never a partial one: temporary file, fsync, rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.chmod(tmp, _default_mode())
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """:func:`atomic_write_bytes` for UTF-8 text."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def save_checkpoint(run_dir: str | os.PathLike[str], state: dict[str, Any]) -> Path:
     """Write a trainer state (``{"arrays": ..., "scalars": ...}``) as the
     checkpoint of its epoch and point ``latest.json`` at it; returns its
@@ -107,7 +71,7 @@ def save_checkpoint(run_dir: str | os.PathLike[str], state: dict[str, Any]) -> P
     final = root / f"epoch-{epoch:04d}"
     staging = Path(tempfile.mkdtemp(prefix=f".epoch-{epoch:04d}.", dir=root))
     try:
-        os.chmod(staging, _default_mode(directory=True))
+        os.chmod(staging, default_mode(directory=True))
         arrays = {k: np.ascontiguousarray(v) for k, v in state["arrays"].items()}
         atomic_write_bytes(staging / "arrays.safetensors", save_safetensors(arrays))
         atomic_write_text(
@@ -119,7 +83,7 @@ def save_checkpoint(run_dir: str | os.PathLike[str], state: dict[str, Any]) -> P
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _fsync_dir(root)
+    fsync_dir(root)
     atomic_write_text(root / LATEST, json.dumps({"checkpoint": final.name}) + "\n")
     return final
 

@@ -159,6 +159,12 @@ CASES = [
         lambda x: ops.transpose(x, (2, 0, 1)),
         lambda x: x.transpose(2, 0, 1),
     ),
+    Case(
+        "transpose_negative_axes",
+        unary(one_shape(3, 3)),
+        lambda x: ops.transpose(x, (-1, 0, -2)),
+        lambda x: x.transpose(2, 0, 1),
+    ),
     Case("transpose_T", unary(one_shape(2, 2)), lambda x: x.T, lambda x: x.T),
     Case(
         "getitem", unary(one_shape(2, 2)), lambda x: x[1:, ::-1], lambda x: x[1:, ::-1]

@@ -318,3 +318,29 @@ def test_random_graphs_with_reuse_match_jax(program):
     for t, e in zip(tensors, expected, strict=True):
         got = np.zeros(3) if t.grad is None else t.grad
         np.testing.assert_allclose(got, np.asarray(e), rtol=1e-9, atol=1e-12)
+
+
+def test_np_array_of_a_tensor_is_a_copy():
+    t = st.tensor([1.0, 2.0])
+    a = np.array(t)
+    a[0] = 99
+    np.testing.assert_array_equal(t.data, [1, 2])
+    assert np.asarray(t) is t.data  # asarray may share, as for ndarrays
+
+
+def test_max_gradient_stays_float32():
+    x = st.tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    y = x.max(axis=1)
+    (g,) = y._vjp(np.ones(y.shape, np.float32))
+    assert g.dtype == np.float32
+
+
+def test_numpy_integer_axis_and_bad_axes_are_named():
+    x = st.tensor(np.ones((2, 3)))
+    np.testing.assert_array_equal(x.sum(axis=np.int64(1)).data, [3, 3])
+    with pytest.raises(ValueError, match=r"axis 0 is out of range .* 0 dimensions"):
+        st.tensor(1.0).sum(axis=0)
+    with pytest.raises(ValueError, match=r"concatenate: axis 5 is out of range"):
+        st.concatenate([x, x], axis=5)
+    with pytest.raises(ValueError, match="stack: needs at least one tensor"):
+        st.stack([])

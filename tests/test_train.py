@@ -792,3 +792,20 @@ def test_run_files_get_the_umask_mode(tmp_path):
     for path in (run_dir / name for name in files):
         assert path.stat().st_mode & 0o777 == 0o644, path
     assert checkpoint.stat().st_mode & 0o777 == 0o755
+
+
+def test_float64_data_does_not_upcast_a_float32_model(tmp_path, digits):
+    config = TrainConfig(**{**SMALL, "epochs": 1})
+    experiment = build(config, digits)
+    seen = set()
+    loss_fn = experiment.loss_fn
+
+    def recording_loss(output, target):
+        seen.add(output.dtype)
+        return loss_fn(output, target)
+
+    experiment.loss_fn = recording_loss
+    experiment.loader.x = experiment.loader.x.astype(np.float64)
+    result = run_training(config, tmp_path / "run", experiment=experiment)
+    assert seen == {np.dtype(np.float32)}
+    assert math.isfinite(result.summary["test_loss"])

@@ -22,6 +22,7 @@ Conventions:
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -207,7 +208,8 @@ def div(a: Any, b: Any) -> Tensor:
 
 def pow(a: Any, b: Any) -> Tensor:
     """Elementwise ``a ** b``; the gradient in ``b`` is ``a**b * log(a)``, taken
-    as 0 where ``a == 0``."""
+    as 0 where ``a <= 0`` (where the logarithm is undefined; JAX gives NaN
+    there for ``a < 0``)."""
     a, b = _pair(a, b)
     try:
         out = a.data**b.data
@@ -453,13 +455,15 @@ ne = _compare(xp.not_equal)
 def _normalize_axis(axis: Any, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
     for ax in axes:
-        if not -ndim <= ax < (ndim or 1):
+        if not isinstance(ax, numbers.Integral) or not -ndim <= ax < ndim:
             raise ValueError(
-                f"axis {ax} is out of range for a tensor of {ndim} dimensions"
+                f"axis {ax!r} is out of range for a tensor of {ndim} dimensions; "
+                f"use an integer in [{-ndim}, {ndim})"
+                + (" or axis=None" if ndim == 0 else "")
             )
-    return tuple(sorted(ax % (ndim or 1) for ax in axes))
+    return tuple(sorted(int(ax) % ndim for ax in axes))
 
 
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -533,7 +537,7 @@ def _reduce_extremum(x: Tensor, axis: Any, keepdims: bool, pick: Any) -> Tensor:
 
     def vjp(g: Array) -> tuple[Array]:
         hit = x.data == kept
-        count = hit.sum(axis=axes, keepdims=True)
+        count = hit.sum(axis=axes, keepdims=True).astype(g.dtype)
         return (hit * (g.reshape(kept.shape) / count),)
 
     return Tensor._node(out, (x,), vjp)
@@ -629,7 +633,14 @@ def transpose(x: Tensor, *axes: Any) -> Tensor:
     if len(axes) == 1 and not isinstance(axes[0], int):
         axes = tuple(axes[0])
     perm = tuple(axes) if axes else tuple(reversed(range(x.ndim)))
-    out = x.data.transpose(perm)
+    try:
+        out = x.data.transpose(perm)
+    except ValueError:
+        raise ValueError(
+            f"transpose: axes {perm} are not a permutation of the {x.ndim} axes "
+            f"of a tensor of shape {x.shape}"
+        ) from None
+    perm = tuple(int(a) % x.ndim for a in perm)  # negative axes, for the inverse
     if not _needs(x):
         return Tensor._wrap(out)
     inverse = tuple(int(i) for i in xp.argsort(perm))
@@ -675,9 +686,20 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     return Tensor._node(out, (x,), vjp)
 
 
+def _check_join(name: str, items: list[Tensor], axis: int, ndim: int) -> None:
+    if not items:
+        raise ValueError(f"{name}: needs at least one tensor, got none")
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"{name}: axis {axis} is out of range for the result's {ndim} "
+            f"dimensions; use an integer in [{-ndim}, {ndim})"
+        )
+
+
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
     items = [_lift(t) for t in tensors]
+    _check_join("concatenate", items, axis, items[0].ndim if items else 0)
     try:
         out = xp.concatenate([t.data for t in items], axis=axis)
     except ValueError:
@@ -699,6 +721,7 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis."""
     items = [_lift(t) for t in tensors]
+    _check_join("stack", items, axis, items[0].ndim + 1 if items else 0)
     try:
         out = xp.stack([t.data for t in items], axis=axis)
     except ValueError:

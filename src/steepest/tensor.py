@@ -172,7 +172,15 @@ class Tensor:
         return int(self.data)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Array:
-        return self.data if dtype is None else self.data.astype(dtype)
+        # np.array(t) asks for a copy (copy=True) and trusts that it got one.
+        if dtype is not None and xp.dtype(dtype) != self.data.dtype:
+            if copy is False:
+                raise ValueError(
+                    f"cannot view a {self.data.dtype} tensor as {xp.dtype(dtype)} "
+                    "without a copy; pass copy=None or True"
+                )
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
 
     def numpy(self) -> Array:
         """Return the values as an ndarray (shares memory with the tensor)."""

@@ -145,11 +145,12 @@ def evaluate(
         return out
     was_training = model.training
     model.eval()
+    dtype = _input_dtype(model)
     try:
         loss_mean, acc_mean = RunningMean(), RunningMean()
         for start in range(0, len(x), batch_size):
             xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-            output = model(Tensor._wrap(xb))
+            output = model(Tensor._wrap(xb.astype(dtype, copy=False)))
             loss_mean.update(loss_fn(output, yb).item(), len(xb))
             if classification:
                 acc_mean.update(accuracy(output, yb), len(xb))
@@ -222,6 +223,9 @@ class Trainer:
         loss_mean, acc_mean = RunningMean(), RunningMean()
         batches = len(self.train_loader)
         last_finite, lr = math.nan, optimizer.lr
+        dtype = _input_dtype(
+            model
+        )  # float64 data must not make a float32 model run in float64
         # Overflow shows up below as a non-finite loss, with a clearer message
         # than NumPy's warning.
         with np.errstate(over="ignore", invalid="ignore"):
@@ -229,7 +233,7 @@ class Trainer:
                 lr = optimizer.lr
 
                 # Forward: data loss (and penalty) on this batch.
-                output = model(Tensor._wrap(xb))
+                output = model(Tensor._wrap(xb.astype(dtype, copy=False)))
                 loss = loss_fn(output, yb)
                 data_loss = loss.item()
                 if self.l2:
@@ -381,6 +385,13 @@ class Trainer:
                 f"the checkpoint was shuffled with seed {seed} but the loader "
                 f"uses seed {self.train_loader.seed}; resume with --seed {seed}"
             )
+
+
+def _input_dtype(model: Module) -> Any:
+    """The floating dtype of the model's parameters, which inputs are cast to."""
+    for p in model.parameters():
+        return p.data.dtype
+    return np.dtype(np.float32)
 
 
 def _with_prefix(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, Any]:

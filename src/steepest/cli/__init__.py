@@ -12,14 +12,26 @@ import importlib
 import logging
 import pkgutil
 import sys
+from pathlib import Path
 
-__all__ = ["main", "build_parser", "UsageError"]
+__all__ = ["main", "build_parser", "run_folder", "UsageError"]
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class UsageError(Exception):
     """A bad flag or config value: shown as one line, without a traceback."""
+
+
+def run_folder(path: str) -> Path:
+    """``path`` as the folder of a training run, or a UsageError saying why not."""
+    run_dir = Path(path)
+    if not (run_dir / "config.toml").is_file():
+        raise UsageError(
+            f"{run_dir} is not a run folder: config.toml is missing; pass the "
+            "folder that 'steepest train' printed"
+        )
+    return run_dir
 
 
 def _log_level(text: str) -> str:

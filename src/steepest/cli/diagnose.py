@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 
 import numpy as np
 
-from steepest.cli import UsageError
+from steepest.cli import UsageError, run_folder
 from steepest.cli._output import ProgressBar, print_table
 from steepest.labs.diagnose import diagnose
 
@@ -58,12 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Record or load the diagnostics, print a summary per tensor."""
-    run_dir = Path(args.run_dir)
-    if not (run_dir / "config.toml").is_file():
-        raise UsageError(
-            f"{run_dir} is not a run folder: config.toml is missing; pass the "
-            "folder that 'steepest train' printed"
-        )
+    run_dir = run_folder(args.run_dir)
     if args.every is not None and args.every < 1:
         raise UsageError(f"--every {args.every}: must be an integer >= 1")
     result = diagnose(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from steepest.cli import UsageError
+from steepest.cli import run_folder
 from steepest.cli._output import print_table
 from steepest.train import build, evaluate, load_checkpoint, load_config
 
@@ -32,12 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Rebuild the run's model from its folder and print its metrics."""
-    run_dir = Path(args.run_dir)
-    if not (run_dir / "config.toml").is_file():
-        raise UsageError(
-            f"{run_dir} is not a run folder: config.toml is missing; pass the "
-            "folder that 'steepest train' printed"
-        )
+    run_dir = run_folder(args.run_dir)
     config = load_config(run_dir / "config.toml")
     if args.data_dir:
         config.data_dir = args.data_dir

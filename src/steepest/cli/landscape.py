@@ -16,11 +16,10 @@ Example::
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
-from steepest.cli import UsageError
+from steepest.cli import run_folder
 from steepest.cli._output import print_table
 from steepest.labs.landscape import landscape
 
@@ -65,12 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compute the landscape, print what it shows and where the files are."""
-    run_dir = Path(args.run_dir)
-    if not (run_dir / "config.toml").is_file():
-        raise UsageError(
-            f"{run_dir} is not a run folder: config.toml is missing; pass the "
-            "folder that 'steepest train' printed"
-        )
+    run_dir = run_folder(args.run_dir)
     r = landscape(
         run_dir,
         grid=args.grid,

@@ -866,7 +866,7 @@ def softmax_cross_entropy(
         rows = xp.arange(batch)
         per_row = log_s[:, 0] - z[rows, t]
     if reduction == "mean":
-        out = per_row.mean() if batch else xp.zeros((), logits.data.dtype)
+        out = per_row.sum() / batch if batch else xp.zeros((), logits.data.dtype)
     elif reduction == "sum":
         out = per_row.sum()
     else:

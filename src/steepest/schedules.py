@@ -275,7 +275,30 @@ class Constant(Schedule):
 
 
 @dataclass(frozen=True)
-class ExponentialDecay(Schedule):
+class _PeriodDecay(Schedule):
+    """Fields, checks and exponent shared by exponential and inverse-time decay."""
+
+    initial: float
+    decay_steps: int
+    decay_rate: float
+    staircase: bool = False
+
+    def __post_init__(self) -> None:
+        _set(self, "initial", _number(self.name, "initial", self.initial))
+        _set(self, "decay_steps", _steps(self.name, "decay_steps", self.decay_steps, 1))
+        rate = _number(self.name, "decay_rate", self.decay_rate, positive=True)
+        _set(self, "decay_rate", rate)
+        _set(self, "staircase", _flag(self.name, "staircase", self.staircase))
+
+    def _periods(self, step: int) -> float:
+        """``t / decay_steps``, or its floor with ``staircase``."""
+        if self.staircase:
+            return step // self.decay_steps
+        return step / self.decay_steps
+
+
+@dataclass(frozen=True)
+class ExponentialDecay(_PeriodDecay):
     """Exponential decay: ``lr(t) = initial * decay_rate ** (t / decay_steps)``.
 
     With ``staircase`` the exponent is ``floor(t / decay_steps)`` (integer
@@ -295,24 +318,10 @@ class ExponentialDecay(Schedule):
     Reference: ``tf.keras.optimizers.schedules.ExponentialDecay``.
     """
 
-    initial: float
-    decay_steps: int
-    decay_rate: float
-    staircase: bool = False
     name: ClassVar[str] = "exponential_decay"
 
-    def __post_init__(self) -> None:
-        _set(self, "initial", _number(self.name, "initial", self.initial))
-        _set(self, "decay_steps", _steps(self.name, "decay_steps", self.decay_steps, 1))
-        rate = _number(self.name, "decay_rate", self.decay_rate, positive=True)
-        _set(self, "decay_rate", rate)
-        _set(self, "staircase", _flag(self.name, "staircase", self.staircase))
-
     def _value(self, step: int) -> float:
-        if self.staircase:
-            p: float = step // self.decay_steps
-        else:
-            p = step / self.decay_steps
+        p = self._periods(step)
         return self.initial * self.decay_rate**p
 
 
@@ -366,7 +375,7 @@ class PolynomialDecay(Schedule):
 
 
 @dataclass(frozen=True)
-class InverseTimeDecay(Schedule):
+class InverseTimeDecay(_PeriodDecay):
     """Inverse-time decay: ``lr(t) = initial / (1 + decay_rate * t / decay_steps)``.
 
     With ``staircase``, ``t / decay_steps`` is replaced by its floor.
@@ -385,24 +394,10 @@ class InverseTimeDecay(Schedule):
     Reference: ``tf.keras.optimizers.schedules.InverseTimeDecay``.
     """
 
-    initial: float
-    decay_steps: int
-    decay_rate: float
-    staircase: bool = False
     name: ClassVar[str] = "inverse_time_decay"
 
-    def __post_init__(self) -> None:
-        _set(self, "initial", _number(self.name, "initial", self.initial))
-        _set(self, "decay_steps", _steps(self.name, "decay_steps", self.decay_steps, 1))
-        rate = _number(self.name, "decay_rate", self.decay_rate, positive=True)
-        _set(self, "decay_rate", rate)
-        _set(self, "staircase", _flag(self.name, "staircase", self.staircase))
-
     def _value(self, step: int) -> float:
-        if self.staircase:
-            p: float = step // self.decay_steps
-        else:
-            p = step / self.decay_steps
+        p = self._periods(step)
         return self.initial / (1 + self.decay_rate * p)
 
 

@@ -71,7 +71,15 @@ def _assemble(
     """Split ``(x, y)`` into `DataSplits`, stratified for classification."""
     n_dev, n_test = _sizes(len(x), dev_size, test_size)
     labels = y if meta.task == "classification" else None
-    train, dev, test = split_indices(len(x), n_dev, n_test, seed=seed, labels=labels)
+    indices = split_indices(len(x), n_dev, n_test, seed=seed, labels=labels)
+    return _take(x, y, indices, meta)
+
+
+def _take(
+    x: np.ndarray, y: np.ndarray, indices: tuple[np.ndarray, ...], meta: DatasetInfo
+) -> DataSplits:
+    """The train, dev and test rows of ``(x, y)`` given their indices."""
+    train, dev, test = indices
     return DataSplits(
         train=Split(x[train], y[train]),
         dev=Split(x[dev], y[dev]),
@@ -168,12 +176,7 @@ def load_diabetes(
             "feature_std": std,
         },
     )
-    return DataSplits(
-        train=Split(x[train], y[train]),
-        dev=Split(x[dev], y[dev]),
-        test=Split(x[test], y[test]),
-        meta=meta,
-    )
+    return _take(x, y, (train, dev, test), meta)
 
 
 def make_polynomial(

@@ -8,6 +8,9 @@
 - Pinned values where the libraries disagree, and the closed form of Adagrad
   under a constant gradient; to the digits given.
 - Resumption through state_dict, bit for bit.
+- The compiled kernels (``steepest.kernels``) against the NumPy update they
+  stand for, bit for bit, in every configuration of the tables, float32 and
+  float64; the generic tests run on both paths.
 
 Tables drive the suite: ``test_tables_cover_every_optimizer`` fails when a
 name in ``OPTIMIZERS`` has no row in OPTAX_CASES, TORCH_CASES or NAIVE, so no
@@ -16,8 +19,10 @@ optimizer can skip it; the generic tests are parametrized over OPTIMIZERS.
 
 from __future__ import annotations
 
+import contextlib
 import doctest
 import importlib
+import importlib.util
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +32,7 @@ import numpy as np
 import pytest
 
 import steepest as st
+from steepest import kernels
 from steepest.optim import (
     OPTIMIZERS,
     SGD,
@@ -41,6 +47,27 @@ from steepest.optim import (
 NAMES = list(OPTIMIZERS)
 STEPS = 100
 RTOL = 1e-10
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None
+
+
+@contextlib.contextmanager
+def update_path(path: str):
+    """Run the body with compiled kernels on ("kernels") or off ("numpy")."""
+    if path == "kernels" and not HAVE_NUMBA:
+        pytest.skip("numba is not installed, so there are no compiled kernels")
+    previous = kernels.set_enabled(path == "kernels")
+    try:
+        yield
+    finally:
+        kernels.set_enabled(previous)
+
+
+@pytest.fixture(params=["numpy", "kernels"])
+def path(request):
+    """Each test using it runs once per update path."""
+    with update_path(request.param):
+        yield request.param
+
 
 # -- the problem: a tanh MLP (3 -> 5 -> 2, squared error) plus a quadratic ----
 
@@ -486,6 +513,72 @@ def test_tables_cover_every_optimizer():
     assert set(NAMES) <= set(NAIVE)
 
 
+# -- compiled kernels ---------------------------------------------------------
+
+KERNEL_CASES = {f"{case.name}-{case.id}": case for case in OPTAX_CASES + TORCH_CASES}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("key", sorted(KERNEL_CASES))
+def test_kernel_is_bitwise_the_numpy_update(key, dtype):
+    # Each kernel runs the NumPy update's operations in the same order and
+    # dtype, so the two paths agree exactly, not just closely.
+    case = KERNEL_CASES[key]
+    results = []
+    for path in ("numpy", "kernels"):
+        with update_path(path):
+            params = make_params(dtype)
+            opt = make_optimizer(case.name, params, lr=case.lr, **case.ours)
+            take_steps(opt, params, 60)
+        results.append((flat(params), opt.state_dict()["buffers"]))
+    (theta_a, state_a), (theta_b, state_b) = results
+    assert theta_a.dtype == np.dtype(dtype)
+    assert np.array_equal(theta_a, theta_b)
+    for k in state_a:
+        assert np.array_equal(state_a[k], state_b[k]), k
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_optimizer_has_a_kernel(name):
+    opt = make_optimizer(name, make_params())
+    assert isinstance(opt._kernel(0.1, 1)[0], kernels.Kernel)
+
+
+@pytest.mark.parametrize("name", ["adam", "rmsprop", "nesterov", "adagrad"])
+def test_kernel_keeps_nan_and_inf_as_numpy_does(name):
+    # Infinite, nan and huge gradients give inf and nan in the kernel as in
+    # NumPy (no exception); the two paths agree on them too.
+    results = []
+    for path in ("numpy", "kernels"):
+        with update_path(path):
+            w = st.tensor([1.0, 0.0, -2.0, 3.0], requires_grad=True)
+            opt = make_optimizer(name, [w], lr=0.1)
+            w.grad[...] = [np.inf, 0.0, np.nan, 1e30]
+            with np.errstate(all="ignore"):
+                opt.step()
+            results.append(w.data.copy())
+    assert np.array_equal(results[0], results[1], equal_nan=True)
+    assert not np.all(np.isfinite(results[0]))
+
+
+def test_kernels_switch(monkeypatch):
+    monkeypatch.setattr(kernels, "_switch", None)
+    monkeypatch.setenv("STEEPEST_KERNELS", "0")
+    assert kernels.enabled() is False
+    monkeypatch.setattr(kernels, "_switch", None)
+    monkeypatch.setenv("STEEPEST_KERNELS", "maybe")
+    with pytest.raises(ValueError, match="STEEPEST_KERNELS must be 1 .* got 'maybe'"):
+        kernels.enabled()
+    monkeypatch.setattr(kernels, "_switch", None)
+    monkeypatch.setenv("STEEPEST_KERNELS", "1")
+    assert kernels.enabled() is HAVE_NUMBA
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(RuntimeError, match="need Numba"):
+        kernels.set_enabled(True)
+    assert kernels.set_enabled(False) is HAVE_NUMBA
+    assert kernels.enabled() is False
+
+
 # -- pinned disagreements and closed forms ------------------------------------
 
 
@@ -588,7 +681,7 @@ def take_steps(opt, params, n):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_resume_from_state_dict_is_bit_for_bit(name):
+def test_resume_from_state_dict_is_bit_for_bit(name, path):
     straight = make_params()
     take_steps(make_optimizer(name, straight, lr=0.01), straight, 4)
 
@@ -680,7 +773,7 @@ def test_parameters_become_views_of_one_flat_buffer(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_float32_stays_float32(name):
+def test_float32_stays_float32(name, path):
     params32, params64 = make_params("float32"), make_params("float64")
     opt32 = make_optimizer(name, params32, lr=0.01)
     opt64 = make_optimizer(name, params64, lr=0.01)
@@ -694,7 +787,7 @@ def test_float32_stays_float32(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_blocks_of_the_flat_buffer_change_nothing(name, monkeypatch):
+def test_blocks_of_the_flat_buffer_change_nothing(name, path, monkeypatch):
     # The update runs block by block; 16 values a block makes several here.
     whole = make_params()
     take_steps(make_optimizer(name, whole, weight_decay=0.01), whole, 5)
@@ -709,7 +802,7 @@ def test_blocks_of_the_flat_buffer_change_nothing(name, monkeypatch):
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_threaded_update_is_bitwise_the_same(name, monkeypatch):
+def test_threaded_update_is_bitwise_the_same(name, path, monkeypatch):
     # Runs of blocks on two threads give exactly the one-thread result.
     from concurrent.futures import ThreadPoolExecutor
 
@@ -732,7 +825,7 @@ def test_threaded_update_is_bitwise_the_same(name, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["adam", "momentum", "rmsprop"])
-def test_subnormal_state_is_flushed_to_zero(name):
+def test_subnormal_state_is_flushed_to_zero(name, path):
     # A moment whose gradient stopped decays by beta each step into the
     # subnormal range, where arithmetic is slow; it is set to 0 periodically.
     from steepest.optim.optimizer import FLUSH_SUBNORMALS_EVERY
@@ -762,7 +855,7 @@ def test_weight_decay_switched_on_between_steps():
     np.testing.assert_allclose(flat(params), before * (1 - 0.1 * 0.5), rtol=1e-15)
 
 
-def test_mixed_dtypes_get_one_buffer_each_and_resume():
+def test_mixed_dtypes_get_one_buffer_each_and_resume(path):
     def build():
         return [
             st.tensor([1.0, -2.0], requires_grad=True, dtype="float32"),

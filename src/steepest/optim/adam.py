@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from steepest.backend import xp
+from steepest.kernels import Kernel, kernel
 from steepest.optim.optimizer import (
     LearningRate,
     Optimizer,
@@ -126,7 +127,6 @@ class Adam(Optimizer):
     ) -> None:
         s, r = state["s"], state["r"]
         beta1, beta2 = self.beta1, self.beta2
-        eps, eps_root = self.eps, self.eps_root
         # s <- beta1 s + (1 - beta1) g
         s *= beta1
         xp.multiply(g, 1.0 - beta1, out=u)
@@ -136,19 +136,7 @@ class Adam(Optimizer):
         xp.multiply(g, g, out=u)
         u *= 1.0 - beta2
         r += u
-        # Python floats, so that float32 buffers stay float32.
-        c1 = 1.0 - beta1**t
-        c2 = 1.0 - beta2**t
-        root_c2 = math.sqrt(c2)
-        if self.bias_correction == "moments":
-            # sqrt(r_hat + eps_root) + eps = (sqrt(r + c2 eps_root) + sqrt(c2) eps)
-            # / sqrt(c2): the same step with the correction moved into scalars,
-            # one pass fewer and no division by c2 over the buffer.
-            root, outer = c2 * eps_root, root_c2 * eps
-        else:
-            # theta <- theta - lr_t s / (sqrt(r + eps_root) + eps)
-            root, outer = eps_root, eps
-        step_size = lr * root_c2 / c1
+        root, outer, step_size = self._scalars(lr, t)
         if root:
             xp.add(r, root, out=u)
             xp.sqrt(u, out=u)
@@ -162,6 +150,69 @@ class Adam(Optimizer):
             # Decoupled decay: theta <- theta - lr wd theta, then the step.
             theta *= 1.0 - lr * float(self.weight_decay)
         theta -= u
+
+    def _scalars(self, lr: float, t: int) -> tuple[float, float, float]:
+        """``(root, outer, step_size)`` of update t: d = sqrt(r + root) + outer.
+
+        Python floats, so that float32 buffers stay float32.
+        """
+        c1 = 1.0 - self.beta1**t
+        c2 = 1.0 - self.beta2**t
+        root_c2 = math.sqrt(c2)
+        if self.bias_correction == "moments":
+            # sqrt(r_hat + eps_root) + eps = (sqrt(r + c2 eps_root) + sqrt(c2) eps)
+            # / sqrt(c2): the same step with the correction moved into scalars,
+            # one pass fewer and no division by c2 over the buffer.
+            return c2 * self.eps_root, root_c2 * self.eps, lr * root_c2 / c1
+        # theta <- theta - lr_t s / (sqrt(r + eps_root) + eps)
+        return self.eps_root, self.eps, lr * root_c2 / c1
+
+    def _kernel(self, lr: float, t: int) -> tuple[Kernel, tuple[str, ...], tuple]:
+        root, outer, step_size = self._scalars(lr, t)
+        decoupled = self._decoupled_weight_decay and bool(self.weight_decay)
+        decay = 1.0 - lr * float(self.weight_decay) if decoupled else 1.0
+        scalars = (
+            self.beta1,
+            1.0 - self.beta1,
+            self.beta2,
+            1.0 - self.beta2,
+            root,
+            outer,
+            step_size,
+            decoupled,
+            decay,
+        )
+        return _adam_kernel, ("s", "r"), scalars
+
+
+@kernel
+def _adam_kernel(
+    theta,
+    g,
+    s,
+    r,
+    l2,
+    wd,
+    beta1,
+    one_beta1,
+    beta2,
+    one_beta2,
+    root,
+    outer,
+    step_size,
+    decoupled,
+    decay,
+):
+    """Adam's update (``Adam._update``) as one loop."""
+    for i in range(theta.shape[0]):
+        gi = theta[i] * wd + g[i] if l2 else g[i]
+        si = s[i] * beta1 + gi * one_beta1
+        ri = r[i] * beta2 + (gi * gi) * one_beta2
+        s[i] = si
+        r[i] = ri
+        step = (si / (xp.sqrt(ri + root) + outer)) * step_size
+        ti = theta[i] * decay if decoupled else theta[i]
+        theta[i] = ti - step
 
 
 class AdamW(Adam):

@@ -23,7 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from operator import attrgetter, is_
 from typing import Any
 
+from steepest import kernels
 from steepest.backend import xp
+from steepest.kernels import Kernel
 from steepest.tensor import Array, Tensor
 
 __all__ = ["Optimizer", "LearningRate"]
@@ -119,6 +121,7 @@ class _Group:
         "datas",
         "grads",
         "_blocks",
+        "_parts",
     )
 
     def __init__(self, params: list[Tensor], dtype: Any) -> None:
@@ -130,6 +133,7 @@ class _Group:
         self.gd: Array | None = None
         self.state: dict[str, Array] = {}
         self._blocks: list[tuple] | None = None
+        self._parts: tuple[tuple, list[tuple]] | None = None
         offset = 0
         for p in params:
             a, b = offset, offset + p.data.size
@@ -144,7 +148,34 @@ class _Group:
 
     def add_buffer(self, name: str, fill: float) -> None:
         self.state[name] = xp.full(self.theta.shape, fill, self.theta.dtype)
-        self._blocks = None
+        self._blocks = self._parts = None
+
+    def parts(self, names: tuple[str | None, ...], workers: int) -> list[tuple]:
+        """Views ``(theta, g, *buffers)`` of one contiguous part per thread.
+
+        A name None stands for the scratch buffer ``u``: a kernel's argument
+        that the configuration does not use.
+
+        One part when the buffers are smaller than ``PARALLEL_MIN_BLOCKS``
+        blocks, where handing work to a thread costs more than it saves.
+        """
+        key = (names, workers)
+        if self._parts is None or self._parts[0] != key:
+            n = self.theta.size
+            if n * self.theta.itemsize < PARALLEL_MIN_BLOCKS * BLOCK_BYTES:
+                workers = 1
+            arrays = (
+                self.theta,
+                self.g,
+                *(self.u if k is None else self.state[k] for k in names),
+            )
+            cut = [n * i // workers for i in range(workers + 1)]
+            views = [
+                tuple(a[lo:hi] for a in arrays)
+                for lo, hi in zip(cut[:-1], cut[1:], strict=True)
+            ]
+            self._parts = (key, views)
+        return self._parts[1]
 
     def blocks(self, l2: bool) -> list[tuple]:
         """Views ``(theta, g, gd, u, state)`` of each block, made once."""
@@ -266,6 +297,21 @@ class Optimizer:
         """
         raise NotImplementedError(f"{self._name} does not define _update()")
 
+    def _kernel(
+        self, lr: float, t: int
+    ) -> tuple[Kernel, tuple[str, ...], tuple] | None:
+        """The update as one compiled loop, or None to use :meth:`_update` alone.
+
+        Returns:
+            ``(kernel, names, scalars)``: the kernel is called on each part
+            of the flat buffers as ``kernel(theta, g, *buffers, l2, wd,
+            *scalars)``, with the state buffers named by ``names``, ``l2``
+            whether L2 weight decay adds ``wd * theta`` to g, and the Python
+            floats among ``scalars`` cast to the buffers' dtype. It must
+            give bitwise the result of :meth:`_update` (L2 included).
+        """
+        return None
+
     def _hyperparameters(self) -> dict[str, Any]:
         """The settings besides ``lr`` and ``weight_decay``, as Python scalars."""
         return {}
@@ -344,9 +390,13 @@ class Optimizer:
         t = self._step + 1
         wd = float(self.weight_decay)
         l2 = bool(wd) and not self._decoupled_weight_decay
+        fused = self._kernel(lr, t) if kernels.enabled() else None
+        pool, workers = _Pool.get()
         for group in self._groups:
+            if fused is not None and group.theta.dtype in kernels.KERNEL_DTYPES:
+                self._run_kernel(group, fused, l2, wd, pool, workers)
+                continue
             blocks = group.blocks(l2)
-            pool, workers = _Pool.get()
             if pool is None or len(blocks) < PARALLEL_MIN_BLOCKS:
                 self._update_blocks(blocks, l2, wd, lr, t)
                 continue
@@ -370,6 +420,28 @@ class Optimizer:
             for buffer in group.state.values():
                 xp.abs(buffer, out=group.u)
                 xp.copyto(buffer, 0, where=group.u < tiny)
+
+    @staticmethod
+    def _run_kernel(
+        group: _Group,
+        fused: tuple[Kernel, tuple[str, ...], tuple],
+        l2: bool,
+        wd: float,
+        pool: ThreadPoolExecutor | None,
+        workers: int,
+    ) -> None:
+        """One compiled pass over the group, split across threads when large."""
+        function, names, scalars = fused
+        cast = group.theta.dtype.type
+        tail = tuple(cast(x) if type(x) is float else x for x in (wd, *scalars))
+        parts = group.parts(names, 1 if pool is None else workers)
+        if len(parts) == 1:
+            function(*parts[0], l2, *tail)
+            return
+        futures = [pool.submit(function, *part, l2, *tail) for part in parts[1:]]
+        function(*parts[0], l2, *tail)
+        for future in futures:
+            future.result()
 
     def _update_blocks(
         self, blocks: list[tuple], l2: bool, wd: float, lr: float, t: int

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from steepest.backend import xp
+from steepest.kernels import Kernel, kernel
 from steepest.optim.optimizer import (
     LearningRate,
     Optimizer,
@@ -182,3 +183,74 @@ class RMSprop(Optimizer):
             # theta <- theta - lr g / d
             u *= lr
             theta -= u
+
+    def _kernel(self, lr: float, t: int) -> tuple[Kernel, tuple[str, ...], tuple]:
+        # Buffers this configuration lacks are passed as the group's scratch
+        # (None), which the kernel leaves alone.
+        m = "m" if self.centered else None
+        if not self.momentum:
+            velocity, mode = None, 0
+        elif self.momentum_form == "velocity":
+            velocity, mode = "v", 1
+        else:
+            velocity, mode = "b", 2
+        scalars = (
+            self.beta,
+            1.0 - self.beta,
+            self.eps_root,
+            self.eps,
+            lr,
+            self.momentum,
+            self.centered,
+            mode,
+            0.0,
+        )
+        return _rmsprop_kernel, ("r", m, velocity), scalars
+
+
+@kernel
+def _rmsprop_kernel(
+    theta,
+    g,
+    r,
+    m,
+    v,
+    l2,
+    wd,
+    beta,
+    one_beta,
+    eps_root,
+    eps,
+    lr,
+    mu,
+    centered,
+    mode,
+    zero,
+):
+    """RMSprop's update (``RMSprop._update``) as one loop.
+
+    ``mode`` is 0 without momentum, 1 for the velocity form (v), 2 for the
+    trace form (v holds b); ``m`` is read only when centered.
+    """
+    for i in range(theta.shape[0]):
+        gi = theta[i] * wd + g[i] if l2 else g[i]
+        ri = r[i] * beta + (gi * gi) * one_beta
+        r[i] = ri
+        if centered:
+            mi = m[i] * beta + gi * one_beta
+            m[i] = mi
+            var = ri - mi * mi
+            d = (zero if var < zero else var) + eps_root
+        else:
+            d = ri + eps_root
+        step = gi / (xp.sqrt(d) + eps)
+        if mode == 1:
+            vi = v[i] * mu - step * lr
+            v[i] = vi
+            theta[i] = theta[i] + vi
+        elif mode == 2:
+            bi = v[i] * mu + step
+            v[i] = bi
+            theta[i] = theta[i] - bi * lr
+        else:
+            theta[i] = theta[i] - step * lr

@@ -47,14 +47,14 @@ from steepest.optim import (
 NAMES = list(OPTIMIZERS)
 STEPS = 100
 RTOL = 1e-10
-HAVE_NUMBA = importlib.util.find_spec("numba") is not None
+HAVE_KERNELS = kernels.enabled()
 
 
 @contextlib.contextmanager
 def update_path(path: str):
     """Run the body with compiled kernels on ("kernels") or off ("numpy")."""
-    if path == "kernels" and not HAVE_NUMBA:
-        pytest.skip("numba is not installed, so there are no compiled kernels")
+    if path == "kernels" and not HAVE_KERNELS:
+        pytest.skip(f"compiled loops are off or unavailable ({kernels._failure})")
     previous = kernels.set_enabled(path == "kernels")
     try:
         yield
@@ -561,22 +561,71 @@ def test_kernel_keeps_nan_and_inf_as_numpy_does(name):
     assert not np.all(np.isfinite(results[0]))
 
 
-def test_kernels_switch(monkeypatch):
+@pytest.fixture
+def fresh_kernels(monkeypatch, tmp_path):
+    """The kernels module as in a new process, with its cache under tmp_path."""
+    monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(kernels, "_switch", None)
+    monkeypatch.setattr(kernels, "_library", None)
+    monkeypatch.setattr(kernels, "_failure", None)
+    monkeypatch.delenv("STEEPEST_KERNELS", raising=False)
+    return tmp_path / ".cache" / "steepest" / "kernels"
+
+
+def test_kernels_switch(fresh_kernels, monkeypatch):
     monkeypatch.setenv("STEEPEST_KERNELS", "0")
     assert kernels.enabled() is False
+    assert not fresh_kernels.exists()  # off: nothing is compiled
     monkeypatch.setattr(kernels, "_switch", None)
     monkeypatch.setenv("STEEPEST_KERNELS", "maybe")
     with pytest.raises(ValueError, match="STEEPEST_KERNELS must be 1 .* got 'maybe'"):
         kernels.enabled()
+
+
+@pytest.mark.skipif(not HAVE_KERNELS, reason="no C compiler: nothing to build")
+def test_kernels_are_built_once_and_cached(fresh_kernels, monkeypatch):
+    assert kernels.enabled() is True
+    (library,) = fresh_kernels.glob("kernels-*.so")
+    built = library.stat().st_mtime_ns
+    # A new process loads the cached library instead of compiling again.
     monkeypatch.setattr(kernels, "_switch", None)
-    monkeypatch.setenv("STEEPEST_KERNELS", "1")
-    assert kernels.enabled() is HAVE_NUMBA
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(RuntimeError, match="need Numba"):
+    monkeypatch.setattr(kernels, "_library", None)
+    monkeypatch.setattr(kernels, "_compile", None)  # calling it would fail
+    assert kernels.enabled() is True
+    assert library.stat().st_mtime_ns == built
+    assert list(fresh_kernels.iterdir()) == [library]  # no temporary left
+
+
+@pytest.mark.skipif(not HAVE_KERNELS, reason="no C compiler: nothing to build")
+def test_kernels_build_without_a_writable_cache(fresh_kernels, monkeypatch, tmp_path):
+    # A cache folder that cannot be made (a file stands in its way): the loops
+    # are built in a private temporary folder instead.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setattr(kernels, "cache_dir", lambda: blocker)
+    assert kernels.enabled() is True
+    assert blocker.read_text() == ""
+
+
+def test_kernels_fall_back_when_the_compiler_fails(fresh_kernels, monkeypatch, caplog):
+    monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
+    with caplog.at_level("WARNING", logger="steepest.kernels"):
+        assert kernels.enabled() is False
+    assert "using NumPy" in caplog.text and "failed to compile" in caplog.text
+    with pytest.raises(kernels.KernelBuildError, match="install a C compiler"):
         kernels.set_enabled(True)
-    assert kernels.set_enabled(False) is HAVE_NUMBA
+    # The optimizers take the NumPy path and still work.
+    w = st.tensor([1.0, 2.0], requires_grad=True)
+    opt = Adam([w], lr=0.5)
+    w.grad[...] = [1.0, -1.0]
+    opt.step()
+    np.testing.assert_allclose(w.data, [0.5, 2.5], rtol=1e-6)
+
+
+def test_kernels_report_a_missing_compiler(fresh_kernels, monkeypatch):
+    monkeypatch.setenv("CC", "no-such-compiler-here")
     assert kernels.enabled() is False
+    assert "no C compiler found (looked for no-such-compiler-here" in kernels._failure
 
 
 # -- pinned disagreements and closed forms ------------------------------------
@@ -813,13 +862,17 @@ def test_threaded_update_is_bitwise_the_same(name, path, monkeypatch):
     monkeypatch.setattr(module, "BLOCK_BYTES", 64)
     monkeypatch.setattr(module, "SINGLE_BLOCK_BYTES", 0)
     monkeypatch.setattr(module, "PARALLEL_MIN_BLOCKS", 2)
+    monkeypatch.setattr(module, "KERNEL_PARALLEL_MIN_BYTES", 128)
     with ThreadPoolExecutor(2) as pool:
         monkeypatch.setattr(module._Pool, "executor", pool)
         monkeypatch.setattr(module._Pool, "workers", 2)
         params = make_params()
         opt = make_optimizer(name, params, weight_decay=0.01)
         take_steps(opt, params, 5)
-    assert len(opt._groups[0].blocks(False)) == 5  # 35 values, 8 a block
+    if path == "kernels":
+        assert len(opt._groups[0]._parts[1]) == 2  # one part per thread
+    else:
+        assert len(opt._groups[0].blocks(False)) == 5  # 35 values, 8 a block
     for a, b in zip(whole, params, strict=True):
         assert np.array_equal(a.data, b.data)
 

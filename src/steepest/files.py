@@ -11,7 +11,19 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "default_mode", "fsync_dir"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "cache_dir",
+    "default_mode",
+    "fsync_dir",
+]
+
+
+def cache_dir() -> Path:
+    """steepest's cache folder, ``~/.cache/steepest`` (follows ``$HOME``):
+    downloaded datasets and compiled loops."""
+    return Path.home() / ".cache" / "steepest"
 
 
 def default_mode(directory: bool = False) -> int:

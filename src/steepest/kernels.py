@@ -1,55 +1,84 @@
-"""Compiled elementwise loops: one pass where NumPy would make a dozen.
+"""Compiled loops: one pass over memory where NumPy would make a dozen.
 
 An optimizer's update is a dozen elementwise operations over its flat
-buffers. NumPy runs each one as a pass of its own over memory, with a
-temporary in between; written as one loop, the same arithmetic reads each
-value once and keeps the intermediates in registers, which makes Adam's step
-three to five times faster on a CPU.
+buffers. NumPy runs each as a pass of its own, with a temporary in between;
+written as one loop, the same arithmetic reads each value once and keeps the
+intermediates in registers, which makes Adam's step three to five times
+faster on a CPU.
 
-A kernel is a plain Python function over 1-D arrays and scalars, decorated
-with :func:`kernel`, that performs exactly the operations of the NumPy code
-it replaces, in the same order and in the arrays' dtype. It is compiled by
-Numba on first use (and cached on disk), with floating-point contraction and
-reassociation off, so its results are bitwise those of the NumPy code; the
-tests hold every kernel to that. Callers keep their NumPy code as the
-reference and as the fallback: when Numba is not installed, when the array
-module is not NumPy, or when ``STEEPEST_KERNELS=0`` is set in the environment
-(or :func:`set_enabled` is called with False), :func:`enabled` is False and
-nothing is compiled.
+The loops are C, in ``kernels.c`` beside this file. Each performs exactly the
+operations of the NumPy code it replaces, in the same order and in the
+buffers' precision, and is built with floating-point contraction and fast
+math off, so its results are bitwise those of the NumPy code (the tests hold
+every loop to that). The file is compiled on first use by the system's C
+compiler (``$CC``, else ``cc``, ``gcc`` or ``clang``) for this machine's CPU,
+into a shared library cached in ``~/.cache/steepest/kernels`` and loaded with
+:mod:`ctypes`; later processes load the cached library in about a
+millisecond.
+
+Callers keep their NumPy code as the reference and the fallback: with no C
+compiler, with a backend other than NumPy, or with ``STEEPEST_KERNELS=0`` in
+the environment (or after ``set_enabled(False)``), :func:`enabled` is False
+and nothing is compiled.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import ctypes
+import hashlib
 import logging
 import os
-from collections.abc import Callable
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from steepest.backend import xp
+from steepest.files import cache_dir
 
-__all__ = ["Kernel", "enabled", "kernel", "set_enabled"]
+__all__ = ["KERNEL_DTYPES", "Kernel", "KernelBuildError", "enabled", "set_enabled"]
 
 log = logging.getLogger(__name__)
 
-#: The dtypes kernels are compiled for; other dtypes take the NumPy path
-#: (NumPy computes float16 in float32 and rounds, which a loop would not).
-KERNEL_DTYPES = (xp.dtype(xp.float32), xp.dtype(xp.float64))
+#: The C source of every loop.
+SOURCE = Path(__file__).with_name("kernels.c")
 
-_NUMBA_OPTIONS = {
-    # Release the GIL, so that the optimizer's threads run side by side.
-    "nogil": True,
-    # Compile once per machine, not once per process.
-    "cache": True,
-    # Division by zero gives inf or nan as in NumPy, instead of raising; this
-    # also lets the loops vectorize.
-    "error_model": "numpy",
-    "boundscheck": False,
-    # No fast-math: no fused multiply-add, no reassociation, so each operation
-    # rounds exactly as NumPy's does.
-    "fastmath": False,
+#: The precisions the source is compiled for: dtype -> (C type, square root,
+#: suffix of the function names). Other dtypes take the NumPy path (NumPy
+#: computes float16 in float32 and rounds, which a float16 loop would not).
+PRECISIONS = {
+    xp.dtype(xp.float32): ("float", "sqrtf", "f32"),
+    xp.dtype(xp.float64): ("double", "sqrt", "f64"),
 }
+KERNEL_DTYPES = tuple(PRECISIONS)
 
+#: Compiler flags. ``-ffp-contract=off``: no fused multiply-add, each
+#: operation rounds as NumPy's does. ``-fno-math-errno`` only lets sqrt
+#: vectorize (errno is never read). ``-march=native`` is dropped when the
+#: compiler refuses it.
+FLAGS = (
+    "-O3",
+    "-ffp-contract=off",
+    "-fno-math-errno",
+    "-fPIC",
+    "-shared",
+    "-std=c99",
+)
+NATIVE = "-march=native"
+
+_COMPILERS = ("cc", "gcc", "clang")
+
+
+class KernelBuildError(RuntimeError):
+    """The C loops could not be compiled or loaded."""
+
+
+# The loaded library, None before the first attempt; the switch, None until
+# read from the environment.
+_library: ctypes.CDLL | None = None
+_failure: str | None = None
 _switch: bool | None = None
 
 
@@ -60,94 +89,207 @@ def _environment_allows() -> bool:
     if setting in ("0", "false", "no", "off"):
         return False
     raise ValueError(
-        f"STEEPEST_KERNELS must be 1 (use compiled kernels) or 0 (NumPy only), "
+        "STEEPEST_KERNELS must be 1 (use compiled loops) or 0 (NumPy only), "
         f"got {setting!r}"
     )
 
 
 def enabled() -> bool:
-    """Whether compiled kernels are used: Numba present, NumPy the backend, on.
+    """Whether compiled loops are in use; the first call builds them.
 
     Returns:
-        False when Numba is not installed, the array module is not NumPy,
-        ``STEEPEST_KERNELS=0`` is set, or :func:`set_enabled` turned them off.
+        True when the switch is on (``STEEPEST_KERNELS``, :func:`set_enabled`)
+        and the library is built and loaded. A failed build is logged once as
+        a warning, with the compiler's message, and leaves this False.
     """
     global _switch
     if _switch is None:
-        _switch = (
-            _environment_allows()
-            and xp.__name__ == "numpy"
-            and importlib.util.find_spec("numba") is not None
-        )
-        log.debug("compiled kernels %s", "on" if _switch else "off")
+        _switch = _environment_allows() and _try_load()
     return _switch
 
 
 def set_enabled(flag: bool) -> bool:
-    """Turn compiled kernels on or off for this process.
+    """Turn compiled loops on or off for this process.
 
     Args:
-        flag: True to use kernels where they are available, False to use the
-            NumPy code everywhere (to compare the two, say).
+        flag: True to use the loops, False to use the NumPy code everywhere
+            (to compare the two, say).
 
     Returns:
         The previous setting, so that it can be restored.
 
     Raises:
-        RuntimeError: ``flag`` is True but Numba is not installed or the
-            array module is not NumPy.
+        KernelBuildError: ``flag`` is True but the loops cannot be built
+            here; the message says why.
     """
     global _switch
     previous = enabled()
-    if flag and not (
-        xp.__name__ == "numpy" and importlib.util.find_spec("numba") is not None
-    ):
-        raise RuntimeError(
-            "compiled kernels need Numba and the NumPy backend; install numba "
-            "(pip install numba) or leave kernels off"
+    if flag and not _try_load():
+        raise KernelBuildError(
+            f"compiled loops are not available: {_failure}; install a C "
+            "compiler (gcc or clang) or set CC, or leave them off"
         )
     _switch = bool(flag)
     return previous
 
 
 class Kernel:
-    """A loop compiled by Numba on its first call.
+    """One loop of ``kernels.c``, callable for float32 and float64 buffers.
 
     Args:
-        function: the loop, in the subset of Python that Numba compiles.
+        name: the function's name in the C source, without the precision
+            suffix.
+
+    A call ``kernel(dtype, n, pointers, values)`` runs the loop over ``n``
+    elements: ``pointers`` are the addresses of the arrays, in the order of
+    the C signature; ``values`` the remaining arguments, where a bool or int
+    is passed as a C int and a float is converted to ``dtype``.
     """
 
-    __slots__ = ("function", "_compiled", "__name__")
+    __slots__ = ("name", "_functions")
 
-    def __init__(self, function: Callable[..., Any]) -> None:
-        self.function = function
-        self._compiled: Callable[..., Any] | None = None
-        self.__name__ = function.__name__
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._functions: dict[Any, Any] = {}
 
-    def __call__(self, *args: Any) -> Any:
-        """Run the compiled loop (compiling it first if needed)."""
-        compiled = self._compiled
-        if compiled is None:
-            compiled = self.compile()
-        return compiled(*args)
+    def __call__(
+        self, dtype: Any, n: int, pointers: tuple[int, ...], values: tuple
+    ) -> None:
+        """Run the loop; releases the GIL while it runs."""
+        function = self._functions.get(dtype)
+        if function is None:
+            function = self._bind(dtype, len(pointers), values)
+        function(n, *pointers, *values)
 
-    def compile(self) -> Callable[..., Any]:
-        """The compiled function; Numba compiles per argument types on call."""
-        if self._compiled is None:
-            import numba
-
-            self._compiled = numba.njit(**_NUMBA_OPTIONS)(self.function)
-        return self._compiled
+    def _bind(self, dtype: Any, arrays: int, values: tuple) -> Any:
+        if _library is None:
+            raise KernelBuildError(
+                f"kernel {self.name!r} called before the loops were built; "
+                "check steepest.kernels.enabled() first"
+            )
+        ctype, _, suffix = PRECISIONS[xp.dtype(dtype)]
+        real = ctypes.c_float if ctype == "float" else ctypes.c_double
+        function = getattr(_library, f"{self.name}_{suffix}")
+        function.restype = None
+        function.argtypes = (
+            [ctypes.c_int64]
+            + [ctypes.c_void_p] * arrays
+            + [ctypes.c_int if isinstance(v, int) else real for v in values]
+        )
+        self._functions[dtype] = function
+        return function
 
     def __repr__(self) -> str:
-        return f"Kernel({self.__name__})"
+        return f"Kernel({self.name!r})"
 
 
-def kernel(function: Callable[..., Any]) -> Kernel:
-    """Decorator: make ``function`` a :class:`Kernel`, compiled on first call.
+# -- building -----------------------------------------------------------------
 
-    The function must run the same operations, in the same order, as the
-    NumPy code it stands for, on scalars of the arrays' dtype, so that the two
-    agree bit for bit.
-    """
-    return Kernel(function)
+
+def _translation_unit() -> str:
+    """The C source once per precision, with its macros defined."""
+    body = SOURCE.read_text()
+    parts = ["#include <math.h>\n#include <stdint.h>\n"]
+    for ctype, sqrt, suffix in PRECISIONS.values():
+        parts += [
+            f"#define real {ctype}\n#define SQRT {sqrt}\n",
+            f"#define KERNEL(name) name##_{suffix}\n",
+            f'#line 1 "{SOURCE.name}"\n',
+            body,
+            "#undef real\n#undef SQRT\n#undef KERNEL\n",
+        ]
+    return "".join(parts)
+
+
+def _compiler() -> str:
+    setting = os.environ.get("CC")
+    candidates = (setting,) if setting else _COMPILERS
+    for name in candidates:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise KernelBuildError(
+        f"no C compiler found (looked for {', '.join(candidates)} on PATH)"
+    )
+
+
+def _machine() -> str:
+    """What the build depends on besides the source: CPU and its features."""
+    features = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            features = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor()} {features}"
+
+
+def _compile(compiler: str, unit: str, target: Path) -> None:
+    """Compile ``unit`` into the shared library ``target``."""
+    message = ""
+    for flags in ((NATIVE, *FLAGS), FLAGS):
+        command = [compiler, *flags, "-o", str(target), "-x", "c", "-"]
+        try:
+            done = subprocess.run(
+                command, input=unit, capture_output=True, text=True, timeout=300
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise KernelBuildError(f"running {compiler} failed: {error}") from None
+        if done.returncode == 0:
+            return
+        message = done.stderr.strip().splitlines()[-1:] or ["(no message)"]
+        message = message[0]
+    raise KernelBuildError(f"{compiler} failed to compile {SOURCE.name}: {message}")
+
+
+def _build() -> ctypes.CDLL:
+    """Load the cached library, compiling it first when there is none."""
+    compiler = _compiler()
+    unit = _translation_unit()
+    key = hashlib.sha256(
+        "\0".join([unit, compiler, *FLAGS, NATIVE, _machine()]).encode()
+    ).hexdigest()[:20]
+    folder = cache_dir() / "kernels"
+    target = folder / f"kernels-{key}.so"
+    if target.exists():
+        try:
+            return ctypes.CDLL(str(target))
+        except OSError as error:  # damaged: build it again
+            log.warning("rebuilding the compiled loops: %s", error)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(suffix=".so", dir=folder)
+        os.close(fd)
+    except OSError:
+        # No writable cache: build into a private folder for this process.
+        folder = Path(tempfile.mkdtemp(prefix="steepest-kernels-"))
+        target = temporary_path = folder / target.name
+        _compile(compiler, unit, temporary_path)
+        return ctypes.CDLL(str(target))
+    try:
+        _compile(compiler, unit, Path(temporary))
+        os.replace(temporary, target)  # atomic: a racing process sees all or none
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    log.info("compiled the loops of %s into %s", SOURCE.name, target)
+    return ctypes.CDLL(str(target))
+
+
+def _try_load() -> bool:
+    """Build and load the library once per process; False if that fails."""
+    global _library, _failure
+    if _library is not None:
+        return True
+    if _failure is not None:
+        return False
+    if xp.__name__ != "numpy":
+        _failure = f"the array backend is {xp.__name__}, not numpy"
+        return False
+    try:
+        _library = _build()
+    except (KernelBuildError, OSError) as error:
+        _failure = str(error)
+        log.warning("compiled loops unavailable, using NumPy: %s", _failure)
+        return False
+    return True

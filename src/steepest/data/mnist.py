@@ -58,7 +58,7 @@ from steepest.data.idx import (
     idx_header,
     parse_idx,
 )
-from steepest.files import atomic_write_bytes
+from steepest.files import atomic_write_bytes, cache_dir
 
 __all__ = [
     "MNIST_FILES",
@@ -199,7 +199,7 @@ class MnistSource:
 
 def default_cache_dir() -> Path:
     """Return the cache folder, ``~/.cache/steepest`` (follows ``$HOME``)."""
-    return Path.home() / ".cache" / "steepest"
+    return cache_dir()
 
 
 def _spec(name: str) -> _Spec:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from steepest.backend import xp
-from steepest.kernels import Kernel, kernel
+from steepest.kernels import Kernel
 from steepest.optim.optimizer import (
     LearningRate,
     Optimizer,
@@ -16,6 +16,8 @@ from steepest.optim.optimizer import (
 from steepest.tensor import Array, Tensor
 
 __all__ = ["Adagrad"]
+
+_ADAGRAD = Kernel("adagrad")
 
 
 class Adagrad(Optimizer):
@@ -112,14 +114,4 @@ class Adagrad(Optimizer):
         theta -= u
 
     def _kernel(self, lr: float, t: int) -> tuple[Kernel, tuple[str, ...], tuple]:
-        return _adagrad_kernel, ("r",), (self.eps_root, self.eps, lr)
-
-
-@kernel
-def _adagrad_kernel(theta, g, r, l2, wd, eps_root, eps, lr):
-    """Adagrad's update (``Adagrad._update``) as one loop."""
-    for i in range(theta.shape[0]):
-        gi = theta[i] * wd + g[i] if l2 else g[i]
-        ri = r[i] + gi * gi
-        r[i] = ri
-        theta[i] = theta[i] - (gi / (xp.sqrt(ri + eps_root) + eps)) * lr
+        return _ADAGRAD, ("r",), (self.eps_root, self.eps, lr)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from steepest.backend import xp
-from steepest.kernels import Kernel, kernel
+from steepest.kernels import Kernel
 from steepest.optim.optimizer import (
     LearningRate,
     Optimizer,
@@ -18,6 +18,8 @@ from steepest.optim.optimizer import (
 from steepest.tensor import Array, Tensor
 
 __all__ = ["Adam", "AdamW"]
+
+_ADAM = Kernel("adam")
 
 BIAS_CORRECTIONS = ("moments", "step_size")
 
@@ -182,37 +184,7 @@ class Adam(Optimizer):
             decoupled,
             decay,
         )
-        return _adam_kernel, ("s", "r"), scalars
-
-
-@kernel
-def _adam_kernel(
-    theta,
-    g,
-    s,
-    r,
-    l2,
-    wd,
-    beta1,
-    one_beta1,
-    beta2,
-    one_beta2,
-    root,
-    outer,
-    step_size,
-    decoupled,
-    decay,
-):
-    """Adam's update (``Adam._update``) as one loop."""
-    for i in range(theta.shape[0]):
-        gi = theta[i] * wd + g[i] if l2 else g[i]
-        si = s[i] * beta1 + gi * one_beta1
-        ri = r[i] * beta2 + (gi * gi) * one_beta2
-        s[i] = si
-        r[i] = ri
-        step = (si / (xp.sqrt(ri + root) + outer)) * step_size
-        ti = theta[i] * decay if decoupled else theta[i]
-        theta[i] = ti - step
+        return _ADAM, ("s", "r"), scalars
 
 
 class AdamW(Adam):

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from steepest.backend import xp
-from steepest.kernels import Kernel, kernel
+from steepest.kernels import Kernel
 from steepest.optim.optimizer import (
     LearningRate,
     Optimizer,
@@ -19,6 +19,8 @@ from steepest.optim.sgd import MOMENTUM_FORMS
 from steepest.tensor import Array, Tensor
 
 __all__ = ["RMSprop"]
+
+_RMSPROP = Kernel("rmsprop")
 
 
 class RMSprop(Optimizer):
@@ -203,54 +205,5 @@ class RMSprop(Optimizer):
             self.momentum,
             self.centered,
             mode,
-            0.0,
         )
-        return _rmsprop_kernel, ("r", m, velocity), scalars
-
-
-@kernel
-def _rmsprop_kernel(
-    theta,
-    g,
-    r,
-    m,
-    v,
-    l2,
-    wd,
-    beta,
-    one_beta,
-    eps_root,
-    eps,
-    lr,
-    mu,
-    centered,
-    mode,
-    zero,
-):
-    """RMSprop's update (``RMSprop._update``) as one loop.
-
-    ``mode`` is 0 without momentum, 1 for the velocity form (v), 2 for the
-    trace form (v holds b); ``m`` is read only when centered.
-    """
-    for i in range(theta.shape[0]):
-        gi = theta[i] * wd + g[i] if l2 else g[i]
-        ri = r[i] * beta + (gi * gi) * one_beta
-        r[i] = ri
-        if centered:
-            mi = m[i] * beta + gi * one_beta
-            m[i] = mi
-            var = ri - mi * mi
-            d = (zero if var < zero else var) + eps_root
-        else:
-            d = ri + eps_root
-        step = gi / (xp.sqrt(d) + eps)
-        if mode == 1:
-            vi = v[i] * mu - step * lr
-            v[i] = vi
-            theta[i] = theta[i] + vi
-        elif mode == 2:
-            bi = v[i] * mu + step
-            v[i] = bi
-            theta[i] = theta[i] - bi * lr
-        else:
-            theta[i] = theta[i] - step * lr
+        return _RMSPROP, ("r", m, velocity), scalars

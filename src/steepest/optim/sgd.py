@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from steepest.backend import xp
-from steepest.kernels import Kernel, kernel
+from steepest.kernels import Kernel
 from steepest.optim.optimizer import (
     LearningRate,
     Optimizer,
@@ -18,6 +18,10 @@ from steepest.tensor import Array, Tensor
 __all__ = ["SGD"]
 
 MOMENTUM_FORMS = ("velocity", "trace")
+
+_SGD = Kernel("sgd")
+_SGD_VELOCITY = Kernel("sgd_velocity")
+_SGD_TRACE = Kernel("sgd_trace")
 
 
 class SGD(Optimizer):
@@ -157,42 +161,7 @@ class SGD(Optimizer):
 
     def _kernel(self, lr: float, t: int) -> tuple[Kernel, tuple[str, ...], tuple]:
         if not self.momentum:
-            return _sgd_kernel, (), (lr,)
+            return _SGD, (), (lr,)
         if self.momentum_form == "velocity":
-            return _velocity_kernel, ("v",), (lr, self.momentum, self.nesterov)
-        return _trace_kernel, ("b",), (lr, self.momentum, self.nesterov)
-
-
-@kernel
-def _sgd_kernel(theta, g, l2, wd, lr):
-    """Plain SGD (``SGD._update`` without momentum) as one loop."""
-    for i in range(theta.shape[0]):
-        gi = theta[i] * wd + g[i] if l2 else g[i]
-        theta[i] = theta[i] - gi * lr
-
-
-@kernel
-def _velocity_kernel(theta, g, v, l2, wd, lr, beta, nesterov):
-    """SGD with momentum in the velocity form as one loop."""
-    for i in range(theta.shape[0]):
-        gi = theta[i] * wd + g[i] if l2 else g[i]
-        step = gi * lr
-        vi = v[i] * beta - step
-        v[i] = vi
-        if nesterov:
-            theta[i] = (theta[i] - step) + vi * beta
-        else:
-            theta[i] = theta[i] + vi
-
-
-@kernel
-def _trace_kernel(theta, g, b, l2, wd, lr, beta, nesterov):
-    """SGD with momentum in the trace form as one loop."""
-    for i in range(theta.shape[0]):
-        gi = theta[i] * wd + g[i] if l2 else g[i]
-        bi = b[i] * beta + gi
-        b[i] = bi
-        if nesterov:
-            theta[i] = theta[i] - (bi * beta + gi) * lr
-        else:
-            theta[i] = theta[i] - bi * lr
+            return _SGD_VELOCITY, ("v",), (lr, self.momentum, self.nesterov)
+        return _SGD_TRACE, ("b",), (lr, self.momentum, self.nesterov)

@@ -816,9 +816,37 @@ def test_parameters_become_views_of_one_flat_buffer(name):
         np.testing.assert_array_equal(p.data, v)
     np.testing.assert_array_equal(params[1].grad, 0.5)
     opt.zero_grad()
-    assert not g.any() and params[1].grad is not None
-    loss(params).backward()  # accumulates into the views
+    assert params[1].grad is not None and not params[1].grad.any()
+    assert not opt.flat_grads[0].any()
+    loss(params).backward()  # writes into the views
     assert g.any()
+
+
+def test_zero_grad_is_lazy_but_always_reads_as_zero():
+    # After zero_grad, backward writes each gradient instead of adding it to
+    # zeros; whatever is read (or not reached by backward) is zero.
+    params = make_params()
+    opt = SGD(params, lr=0.1)
+    take_steps(opt, params, 1)
+    expected = make_params()
+    for p, q in zip(params, expected, strict=True):
+        q.data[...] = p.data
+    loss(expected).backward()  # fresh leaves: the gradient alone
+    opt.zero_grad()
+    params[4].grad[...] = 7.0  # read (zeros written) then set by the user
+    loss(params[:4] + [params[4]]).backward()
+    for p, q in zip(params[:4], expected[:4], strict=True):
+        np.testing.assert_array_equal(p.grad, q.grad)
+    np.testing.assert_array_equal(params[4].grad, expected[4].grad + 7.0)
+    # A parameter that backward does not reach keeps a zero gradient, and the
+    # update sees zero for it.
+    opt.zero_grad()
+    w1, b1, w2, b2, q = params
+    before = q.data.copy()
+    (st.linear(X, w1, b1) ** 2).sum().backward()
+    opt.step()
+    np.testing.assert_array_equal(q.data, before)
+    assert not w2.grad.any() and not b2.grad.any()
 
 
 @pytest.mark.parametrize("name", NAMES)

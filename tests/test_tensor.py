@@ -344,3 +344,53 @@ def test_numpy_integer_axis_and_bad_axes_are_named():
         st.concatenate([x, x], axis=5)
     with pytest.raises(ValueError, match="stack: needs at least one tensor"):
         st.stack([])
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_linear_writes_into_a_zeroed_gradient_as_adding_to_zeros(bias, activation):
+    # After zero_grad, linear's backward writes the weight's and the bias's
+    # gradient straight into their buffers; the values are those of a fresh
+    # leaf, with a weight used twice (two contributions) and a retained graph
+    # (a second backward adds).
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(6, 4))
+    w0, b0 = rng.normal(size=(3, 4)), rng.normal(size=3)
+
+    def run(w, b):
+        h = st.linear(x, w, b if bias else None, activation=activation)
+        out = st.linear(h, w[:, :3].T, None)  # the same weight again, as a view
+        return (out * out).sum()
+
+    fresh_w = st.tensor(w0, requires_grad=True, dtype="float64")
+    fresh_b = st.tensor(b0, requires_grad=True, dtype="float64")
+    run(fresh_w, fresh_b).backward()
+
+    w = st.tensor(w0, requires_grad=True, dtype="float64")
+    b = st.tensor(b0, requires_grad=True, dtype="float64")
+    w.grad, b.grad = np.full((3, 4), 5.0), np.full(3, 5.0)
+    buffers = w.grad, b.grad
+    w.zero_grad()
+    b.zero_grad()
+    graph = run(w, b)
+    graph.backward(retain_graph=True)
+    assert w.grad is buffers[0] and b.grad is buffers[1]
+    np.testing.assert_allclose(w.grad, fresh_w.grad, rtol=1e-14, atol=1e-14)
+    if bias:
+        np.testing.assert_array_equal(b.grad, fresh_b.grad)
+    else:
+        assert not b.grad.any()
+    graph.backward()  # accumulates on top
+    np.testing.assert_allclose(w.grad, 2 * fresh_w.grad, rtol=1e-14, atol=1e-14)
+
+
+def test_zero_grad_reads_as_zero_before_backward():
+    w = st.tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    buffer = w.grad
+    w.zero_grad()
+    assert w.grad is buffer and not w.grad.any()
+    w.zero_grad()
+    w.grad[...] += 1.0  # the user's own term, kept by the next backward
+    (w * w).sum().backward()
+    np.testing.assert_array_equal(w.grad, [3.0, 5.0])

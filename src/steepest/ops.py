@@ -785,17 +785,46 @@ def linear(
         gx = None
         if x.requires_grad:
             gx = (g2 @ weight.data).reshape(x.data.shape)
-        # TODO: when weight.grad is an optimizer's buffer, a BLAS gemm with
-        # beta=1 could accumulate g2.T @ x2 into it directly, saving the
-        # temporary and the engine's add pass (about 0.5 ms of a 20 ms step on
-        # the large benchmark); NumPy's matmul has no beta, so it needs BLAS
-        # through SciPy and a vjp that may write a leaf's gradient itself.
-        gw = g2.T @ x2 if weight.requires_grad else None
+        gw = gb = None
+        if weight.requires_grad:
+            buffer = _zeroed_grad(weight, g2.dtype)
+            if buffer is None:
+                gw = g2.T @ x2
+            else:  # straight into the gradient: no temporary, no add
+                xp.matmul(g2.T, x2, out=buffer)
+                weight._grad_zeroed = False
         if bias is None:
             return gx, gw
-        return gx, gw, (g2.sum(axis=0) if bias.requires_grad else None)
+        if bias.requires_grad:
+            buffer = _zeroed_grad(bias, g2.dtype)
+            if buffer is None:
+                gb = g2.sum(axis=0)
+            else:
+                xp.sum(g2, axis=0, out=buffer)
+                bias._grad_zeroed = False
+        return gx, gw, gb
 
     return Tensor._node(result, parents, vjp)
+
+
+def _zeroed_grad(leaf: Tensor, dtype: Any) -> Array | None:
+    """``leaf``'s gradient buffer when the vjp may write its gradient there.
+
+    That is when ``leaf`` is a leaf whose ``.grad`` was zeroed lazily (by
+    ``zero_grad``) and not used since, so writing its gradient equals adding
+    it to zeros; the buffer must be contiguous and of the gradient's dtype.
+    The caller writes the buffer, clears ``_grad_zeroed`` and returns None
+    for ``leaf``, so the engine adds nothing more.
+    """
+    buffer = leaf._grad
+    if (
+        leaf._grad_zeroed
+        and leaf._vjp is None
+        and buffer.dtype == dtype
+        and buffer.flags.c_contiguous
+    ):
+        return buffer
+    return None
 
 
 def _check_labels(labels: Array, batch: int, classes: int, name: str) -> None:

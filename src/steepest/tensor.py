@@ -103,7 +103,15 @@ class Tensor:
     Tensor, not an object array.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_vjp", "__weakref__")
+    __slots__ = (
+        "data",
+        "_grad",
+        "_grad_zeroed",
+        "requires_grad",
+        "_parents",
+        "_vjp",
+        "__weakref__",
+    )
 
     # Make NumPy hand binary operators with an ndarray on the left back to us.
     __array_ufunc__ = None
@@ -118,7 +126,8 @@ class Tensor:
                 f"{array.dtype}; pass dtype='float32' or 'float64'"
             )
         self.data = array
-        self.grad = None
+        self._grad: Array | None = None
+        self._grad_zeroed = False
         self.requires_grad = bool(requires_grad)
         self._parents: tuple[Tensor, ...] = ()
         self._vjp: VJP | None = None
@@ -213,10 +222,31 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
+    @property
+    def grad(self) -> Array | None:
+        """The accumulated gradient (an array of ``data``'s shape), or None."""
+        if self._grad_zeroed:
+            # Zeroed lazily (see zero_grad): the zeros are written on first use.
+            self._grad.fill(0)
+            self._grad_zeroed = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Array | None) -> None:
+        self._grad = value
+        self._grad_zeroed = False
+
     def zero_grad(self) -> None:
-        """Zero the gradient in place (keeping its buffer), if there is one."""
-        if self.grad is not None:
-            self.grad[...] = 0
+        """Zero the gradient (keeping its buffer), if there is one.
+
+        The zeros are written when the gradient is next used: read through
+        ``.grad``, or overwritten by the next :meth:`backward`, which then
+        writes the new gradient in place of adding it to zeros (for a layer's
+        weight, straight from the matrix product). Either way ``.grad`` reads
+        as zeros until a gradient is added.
+        """
+        if self._grad is not None:
+            self._grad_zeroed = True
 
     # -- construction used by the ops -----------------------------------------
 
@@ -227,7 +257,8 @@ class Tensor:
             data = xp.asarray(data)
         out = object.__new__(Tensor)
         out.data = data
-        out.grad = None
+        out._grad = None
+        out._grad_zeroed = False
         out.requires_grad = False
         out._parents = ()
         out._vjp = None
@@ -244,7 +275,8 @@ class Tensor:
             data = xp.asarray(data)
         out = object.__new__(Tensor)
         out.data = data
-        out.grad = None
+        out._grad = None
+        out._grad_zeroed = False
         out.requires_grad = True
         out._parents = parents
         out._vjp = vjp
@@ -324,8 +356,12 @@ def _store_leaf_grads(leaves: list[tuple[Tensor, Array]]) -> None:
             g = xp.array(g, dtype=leaf.data.dtype)
         if g.dtype != leaf.data.dtype:
             g = g.astype(leaf.data.dtype)
-        if leaf.grad is not None:
-            xp.add(leaf.grad, g, out=leaf.grad)
+        if leaf._grad is not None:
+            if leaf._grad_zeroed:  # zeroed lazily: write, do not add to zeros
+                xp.copyto(leaf._grad, g)
+                leaf._grad_zeroed = False
+            else:
+                xp.add(leaf._grad, g, out=leaf._grad)
             continue
         # Keep g itself only when nothing else can see or change it.
         if g.base is not None or not g.flags.writeable or id(g) in stored:

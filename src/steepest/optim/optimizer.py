@@ -392,12 +392,20 @@ class Optimizer:
     @property
     def flat_grads(self) -> tuple[Array, ...]:
         """The flat gradient buffers, one per dtype (usually one)."""
+        for p in self._params:
+            p.grad  # noqa: B018  (writes the zeros of a lazily zeroed gradient)
         return tuple(group.g for group in self._groups)
 
     def zero_grad(self) -> None:
-        """Set every gradient to 0 in place; the buffers are kept, never None."""
-        for group in self._groups:
-            group.g.fill(0)
+        """Set every gradient to 0; the buffers are kept, never None.
+
+        As :meth:`Tensor.zero_grad`, the zeros are written lazily: the next
+        ``backward`` writes each gradient in place of adding it to zeros,
+        saving a pass over the buffer, and a gradient read before that (or
+        one that ``backward`` does not reach) reads as zeros.
+        """
+        for p in self._params:
+            p.zero_grad()
 
     def step(self) -> None:
         """Make one update of every parameter from its current gradient."""
@@ -578,6 +586,8 @@ class Optimizer:
 
         Identity checks only; falls back to comparing memory addresses when
         an object differs, so ``p.data = p.data.reshape(shape)`` passes.
+        Reading ``.grad`` also writes the zeros of gradients that were zeroed
+        lazily and not reached by ``backward`` since.
         """
         for group in self._groups:
             params = group.params

@@ -394,3 +394,40 @@ def test_zero_grad_reads_as_zero_before_backward():
     w.grad[...] += 1.0  # the user's own term, kept by the next backward
     (w * w).sum().backward()
     np.testing.assert_array_equal(w.grad, [3.0, 5.0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_linear_compiled_loops_are_bitwise_the_numpy_code(dtype):
+    # linear's bias + ReLU and its ReLU mask run as compiled loops when they
+    # are on (steepest.kernels); they equal the NumPy code bit for bit, with
+    # -0, inf and nan among the values.
+    from steepest import kernels
+
+    if not kernels.enabled():
+        pytest.skip(f"compiled loops are off or unavailable ({kernels._failure})")
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(7, 5)).astype(dtype)
+    x[0, :3] = [np.inf, -np.inf, np.nan]
+    x[1] = 0.0
+    w0 = rng.normal(size=(6, 5)).astype(dtype)
+    b0 = rng.normal(size=6).astype(dtype)
+    b0[0] = -0.0
+    upstream = rng.normal(size=(7, 6)).astype(dtype)
+    upstream[2, :2] = [np.inf, -0.0]
+    results = []
+    for on in (False, True):
+        previous = kernels.set_enabled(on)
+        try:
+            w = st.tensor(w0, requires_grad=True, dtype=dtype)
+            b = st.tensor(b0, requires_grad=True, dtype=dtype)
+            xt = st.tensor(x, requires_grad=True, dtype=dtype)
+            with np.errstate(all="ignore"):
+                out = st.linear(xt, w, b, activation="relu")
+                out.backward(upstream)
+        finally:
+            kernels.set_enabled(previous)
+        results.append([out.data, xt.grad, w.grad, b.grad])
+    for a, b in zip(*results, strict=True):
+        assert a.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(a, b)
+        assert np.array_equal(np.signbit(a), np.signbit(b))

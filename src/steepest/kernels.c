@@ -136,3 +136,28 @@ void KERNEL(flush_subnormals)(int64_t n, real *restrict x, real tiny)
         x[i] = (xi < tiny && xi > -tiny) ? (real)0 : xi;
     }
 }
+
+/* ops.linear's forward after the matrix product, with a bias and ReLU:
+ * out += bias (a row vector, per column); np.maximum(out, 0, out=out).
+ * out is rows x cols, row-major. */
+void KERNEL(bias_relu)(int64_t rows, real *restrict out,
+                       const real *restrict bias, int cols)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        real *row = out + r * cols;
+        for (int64_t c = 0; c < cols; c++) {
+            real v = row[c] + bias[c];
+            /* np.maximum(v, 0): nan stays nan, -0 becomes +0 */
+            row[c] = (v > 0 || v != v) ? v : (real)0;
+        }
+    }
+}
+
+/* ops.linear's backward through ReLU: dst = g * (out > 0), the mask a 0 or 1
+ * in the gradient's precision (so inf * 0 is nan, as in NumPy). */
+void KERNEL(relu_grad)(int64_t n, real *restrict dst, const real *restrict g,
+                       const real *restrict out)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = g[i] * (real)(out[i] > 0);
+}

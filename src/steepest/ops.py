@@ -26,7 +26,9 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+from steepest import kernels
 from steepest.backend import xp
+from steepest.kernels import Kernel
 from steepest.tensor import Array, Tensor, _GradMode
 
 __all__ = [
@@ -768,10 +770,16 @@ def linear(
         )
     x2 = x.data.reshape(-1, x.data.shape[-1]) if x.data.ndim != 2 else x.data
     out = x2 @ weight.data.T  # (batch, out)
-    if bias is not None:
-        out += bias.data
-    if activation == "relu":
-        xp.maximum(out, 0, out=out)
+    relu = activation == "relu"
+    if relu and bias is not None and _compiled(out, bias.data):
+        # out += bias; maximum(out, 0): one pass instead of two
+        _BIAS_RELU(out.dtype, out.shape[0], (out.ctypes.data, bias.data.ctypes.data),
+                   (out.shape[1],))  # fmt: skip
+    else:
+        if bias is not None:
+            out += bias.data
+        if relu:
+            xp.maximum(out, 0, out=out)
     out_shape = x.data.shape[:-1] + (weight.data.shape[0],)
     result = out.reshape(out_shape) if out.shape != out_shape else out
     parents = (x, weight) if bias is None else (x, weight, bias)
@@ -780,8 +788,13 @@ def linear(
 
     def vjp(g: Array) -> tuple[Array | None, ...]:
         g2 = g.reshape(out.shape)
-        if activation == "relu":
-            g2 = g2 * (out > 0)
+        if relu:
+            if _compiled(out, g2):
+                masked = xp.empty_like(out)
+                _RELU_GRAD(out.dtype, out.size, _addresses(masked, g2, out), ())
+                g2 = masked
+            else:
+                g2 = g2 * (out > 0)
         gx = None
         if x.requires_grad:
             gx = (g2 @ weight.data).reshape(x.data.shape)
@@ -805,6 +818,26 @@ def linear(
         return gx, gw, gb
 
     return Tensor._node(result, parents, vjp)
+
+
+_BIAS_RELU = Kernel("bias_relu")
+_RELU_GRAD = Kernel("relu_grad")
+
+
+def _compiled(out: Array, *others: Array) -> bool:
+    """Whether a compiled loop (``steepest.kernels``) may run on these arrays:
+    loops on, ``out``'s dtype compiled for, every array contiguous and of
+    ``out``'s dtype."""
+    return (
+        out.dtype in kernels.KERNEL_DTYPES
+        and all(a.dtype == out.dtype and a.flags.c_contiguous for a in others)
+        and out.flags.c_contiguous
+        and kernels.enabled()
+    )
+
+
+def _addresses(*arrays: Array) -> tuple[int, ...]:
+    return tuple(a.ctypes.data for a in arrays)
 
 
 def _zeroed_grad(leaf: Tensor, dtype: Any) -> Array | None:

@@ -561,71 +561,35 @@ def test_kernel_keeps_nan_and_inf_as_numpy_does(name):
     assert not np.all(np.isfinite(results[0]))
 
 
-@pytest.fixture
-def fresh_kernels(monkeypatch, tmp_path):
-    """The kernels module as in a new process, with its cache under tmp_path."""
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(kernels, "_switch", None)
-    monkeypatch.setattr(kernels, "_library", None)
-    monkeypatch.setattr(kernels, "_failure", None)
-    monkeypatch.delenv("STEEPEST_KERNELS", raising=False)
-    return tmp_path / ".cache" / "steepest" / "kernels"
-
-
-def test_kernels_switch(fresh_kernels, monkeypatch):
-    monkeypatch.setenv("STEEPEST_KERNELS", "0")
-    assert kernels.enabled() is False
-    assert not fresh_kernels.exists()  # off: nothing is compiled
-    monkeypatch.setattr(kernels, "_switch", None)
-    monkeypatch.setenv("STEEPEST_KERNELS", "maybe")
-    with pytest.raises(ValueError, match="STEEPEST_KERNELS must be 1 .* got 'maybe'"):
-        kernels.enabled()
-
-
-@pytest.mark.skipif(not HAVE_KERNELS, reason="no C compiler: nothing to build")
-def test_kernels_are_built_once_and_cached(fresh_kernels, monkeypatch):
-    assert kernels.enabled() is True
-    (library,) = fresh_kernels.glob("kernels-*.so")
-    built = library.stat().st_mtime_ns
-    # A new process loads the cached library instead of compiling again.
-    monkeypatch.setattr(kernels, "_switch", None)
-    monkeypatch.setattr(kernels, "_library", None)
-    monkeypatch.setattr(kernels, "_compile", None)  # calling it would fail
-    assert kernels.enabled() is True
-    assert library.stat().st_mtime_ns == built
-    assert list(fresh_kernels.iterdir()) == [library]  # no temporary left
-
-
-@pytest.mark.skipif(not HAVE_KERNELS, reason="no C compiler: nothing to build")
-def test_kernels_build_without_a_writable_cache(fresh_kernels, monkeypatch, tmp_path):
-    # A cache folder that cannot be made (a file stands in its way): the loops
-    # are built in a private temporary folder instead.
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("")
-    monkeypatch.setattr(kernels, "cache_dir", lambda: blocker)
-    assert kernels.enabled() is True
-    assert blocker.read_text() == ""
-
-
-def test_kernels_fall_back_when_the_compiler_fails(fresh_kernels, monkeypatch, caplog):
-    monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
-    with caplog.at_level("WARNING", logger="steepest.kernels"):
-        assert kernels.enabled() is False
-    assert "using NumPy" in caplog.text and "failed to compile" in caplog.text
-    with pytest.raises(kernels.KernelBuildError, match="install a C compiler"):
-        kernels.set_enabled(True)
-    # The optimizers take the NumPy path and still work.
-    w = st.tensor([1.0, 2.0], requires_grad=True)
-    opt = Adam([w], lr=0.5)
-    w.grad[...] = [1.0, -1.0]
-    opt.step()
-    np.testing.assert_allclose(w.data, [0.5, 2.5], rtol=1e-6)
-
-
-def test_kernels_report_a_missing_compiler(fresh_kernels, monkeypatch):
-    monkeypatch.setenv("CC", "no-such-compiler-here")
-    assert kernels.enabled() is False
-    assert "no C compiler found (looked for no-such-compiler-here" in kernels._failure
+@pytest.mark.parametrize(
+    "make, change",
+    [
+        (lambda p: SGD(p, lr=0.1), lambda o: setattr(o, "momentum", 0.9)),
+        (lambda p: SGD(p, lr=0.1, momentum=0.9), lambda o: setattr(o, "momentum", 0)),
+        (lambda p: RMSprop(p, lr=0.1), lambda o: setattr(o, "centered", True)),
+        (lambda p: Adagrad(p, lr=0.1), lambda o: setattr(o, "eps", 0)),
+    ],
+    ids=["sgd-momentum-on", "sgd-momentum-off", "rmsprop-centered-on", "int-eps"],
+)
+def test_kernel_follows_the_buffers_when_settings_change(make, change):
+    # Settings changed after construction: the buffers made at construction
+    # decide the form on both paths (no new buffer appears), and a number
+    # given as an int is still a real.
+    results = []
+    for path in ("numpy", "kernels"):
+        with update_path(path):
+            w = st.tensor(np.linspace(-1.0, 1.0, 6), requires_grad=True)
+            opt = make([w])
+            for t in range(6):
+                if t == 3:
+                    change(opt)
+                w.grad[...] = np.cos(np.arange(6) + t)
+                opt.step()
+        results.append((w.data.copy(), opt.state_dict()["buffers"]))
+    (a, state_a), (b, state_b) = results
+    assert np.array_equal(a, b)
+    for k in state_a:
+        assert np.array_equal(state_a[k], state_b[k])
 
 
 # -- pinned disagreements and closed forms ------------------------------------

@@ -431,3 +431,37 @@ def test_linear_compiled_loops_are_bitwise_the_numpy_code(dtype):
         assert a.dtype == np.dtype(dtype)
         np.testing.assert_array_equal(a, b)
         assert np.array_equal(np.signbit(a), np.signbit(b))
+
+
+def test_a_failed_backward_leaves_zeroed_gradients_zero():
+    # linear writes its weight gradient straight into a lazily zeroed buffer
+    # during the walk; if the walk then fails, the buffer reads as zeros again
+    # (as if backward had not run), so a later backward is not doubled.
+    rng = np.random.default_rng(0)
+    x = st.tensor(rng.normal(size=(5, 3)))
+    w1 = st.tensor(rng.normal(size=(4, 3)), requires_grad=True)
+    w2 = st.tensor(rng.normal(size=(2, 4)), requires_grad=True)
+    w1.grad, w2.grad = np.ones((4, 3), np.float32), np.ones((2, 4), np.float32)
+    h = st.linear(x, w1, activation="relu")
+    aux = (h**2).sum()
+    main = (st.linear(h, w2) ** 2).sum()
+    aux.backward()  # frees the shared trunk
+    w1.zero_grad()
+    w2.zero_grad()
+    with pytest.raises(RuntimeError):
+        main.backward()  # w2's gradient is written, then the trunk fails
+    assert not w2.grad.any() and not w1.grad.any()
+    h = st.linear(x, w1, activation="relu")
+    (st.linear(h, w2) ** 2).sum().backward()
+    fresh = st.tensor(w2.data, requires_grad=True)
+    (st.linear(h.detach(), fresh) ** 2).sum().backward()
+    np.testing.assert_array_equal(w2.grad, fresh.grad)
+
+
+def test_linear_bias_must_have_one_value_per_output():
+    w = st.tensor(np.ones((3, 2)), requires_grad=True)
+    for bias in (st.tensor(0.5), st.tensor([0.5]), np.zeros((4, 3))):
+        with pytest.raises(ValueError, match=r"expected shape \(3,\)"):
+            st.linear(np.ones((4, 2)), w, bias, activation="relu")
+    out = st.linear(np.ones((4, 2)), w, [1.0, 2.0, 3.0])  # a list is lifted
+    np.testing.assert_array_equal(out.data[0], [3.0, 4.0, 5.0])

@@ -3,9 +3,10 @@
  *
  * Each function is the NumPy code it replaces (named above it), written as
  * one loop: the same operations in the same order, in the buffers' own
- * precision, so that its results are bitwise those of NumPy. The build turns
- * off floating-point contraction (no fused multiply-add) and fast math; the
- * tests compare every function with its NumPy code.
+ * precision, so that its results are bitwise those of NumPy (a NaN may carry
+ * another payload). The build turns off floating-point contraction (no fused
+ * multiply-add) and fast math; the tests compare every function with its
+ * NumPy code.
  *
  * This file is compiled once per precision: `real` is float or double,
  * SQRT its square root, and KERNEL(name) appends _f32 or _f64 to the name

@@ -9,12 +9,15 @@ faster on a CPU.
 The loops are C, in ``kernels.c`` beside this file. Each performs exactly the
 operations of the NumPy code it replaces, in the same order and in the
 buffers' precision, and is built with floating-point contraction and fast
-math off, so its results are bitwise those of the NumPy code (the tests hold
-every loop to that). The file is compiled on first use by the system's C
-compiler (``$CC``, else ``cc``, ``gcc`` or ``clang``) for this machine's CPU,
-into a shared library cached in ``~/.cache/steepest/kernels`` and loaded with
-:mod:`ctypes`; later processes load the cached library in about a
-millisecond.
+math off, so its results are bitwise those of the NumPy code, NaN payloads
+aside (the tests hold every loop to that). The file is compiled on first use
+by the system's C compiler (``$CC``, else ``cc``, ``gcc`` or ``clang``) for
+this machine's CPU, into a shared library cached in
+``~/.cache/steepest/kernels`` and loaded with :mod:`ctypes`; later processes
+load the cached library in about a millisecond. The library's name carries
+the SHA-256 of its bytes, checked before it is loaded, so a damaged file is
+built again rather than run. Where there is no cache folder to write, each
+process builds its own copy (in a second or less).
 
 Callers keep their NumPy code as the reference and the fallback: with no C
 compiler, with a backend other than NumPy, or with ``STEEPEST_KERNELS=0`` in
@@ -29,6 +32,8 @@ import hashlib
 import logging
 import os
 import platform
+import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -36,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from steepest.backend import xp
-from steepest.files import cache_dir
+from steepest.files import cache_dir, fsync_dir
 
 __all__ = ["KERNEL_DTYPES", "Kernel", "KernelBuildError", "enabled", "set_enabled"]
 
@@ -67,6 +72,9 @@ FLAGS = (
     "-std=c99",
 )
 NATIVE = "-march=native"
+
+#: Seconds the compiler may take (it needs well under one).
+COMPILE_TIMEOUT = 60
 
 _COMPILERS = ("cc", "gcc", "clang")
 
@@ -123,7 +131,10 @@ def set_enabled(flag: bool) -> bool:
             here; the message says why.
     """
     global _switch
-    previous = enabled()
+    try:
+        previous = enabled()
+    except ValueError:  # a bad STEEPEST_KERNELS; the call below replaces it
+        previous = False
     if flag and not _try_load():
         raise KernelBuildError(
             f"compiled loops are not available: {_failure}; install a C "
@@ -139,29 +150,37 @@ class Kernel:
     Args:
         name: the function's name in the C source, without the precision
             suffix.
+        signature: its arguments after the element count ``n``, one letter
+            each: ``a`` an array (passed as its address), ``i`` a C int (a
+            flag or a small count), ``r`` a real in the buffers' precision.
 
-    A call ``kernel(dtype, n, pointers, values)`` runs the loop over ``n``
-    elements: ``pointers`` are the addresses of the arrays, in the order of
-    the C signature; ``values`` the remaining arguments, where a bool or int
-    is passed as a C int and a float is converted to ``dtype``.
+    A call ``kernel(dtype, n, addresses, values)`` runs the loop over ``n``
+    elements: ``addresses`` are the arrays' data addresses, ``values`` the
+    remaining arguments, converted by the signature.
     """
 
-    __slots__ = ("name", "_functions")
+    __slots__ = ("name", "signature", "_functions")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, signature: str) -> None:
+        if not re.fullmatch("a+[ir]*", signature):
+            raise ValueError(
+                f"kernel {name!r}: signature must be arrays ('a') then ints and "
+                f"reals ('i', 'r'), got {signature!r}"
+            )
         self.name = name
+        self.signature = signature
         self._functions: dict[Any, Any] = {}
 
     def __call__(
-        self, dtype: Any, n: int, pointers: tuple[int, ...], values: tuple
+        self, dtype: Any, n: int, addresses: tuple[int, ...], values: tuple
     ) -> None:
         """Run the loop; releases the GIL while it runs."""
         function = self._functions.get(dtype)
         if function is None:
-            function = self._bind(dtype, len(pointers), values)
-        function(n, *pointers, *values)
+            function = self._bind(dtype)
+        function(n, *addresses, *values)
 
-    def _bind(self, dtype: Any, arrays: int, values: tuple) -> Any:
+    def _bind(self, dtype: Any) -> Any:
         if _library is None:
             raise KernelBuildError(
                 f"kernel {self.name!r} called before the loops were built; "
@@ -169,18 +188,15 @@ class Kernel:
             )
         ctype, _, suffix = PRECISIONS[xp.dtype(dtype)]
         real = ctypes.c_float if ctype == "float" else ctypes.c_double
+        kinds = {"a": ctypes.c_void_p, "i": ctypes.c_int, "r": real}
         function = getattr(_library, f"{self.name}_{suffix}")
         function.restype = None
-        function.argtypes = (
-            [ctypes.c_int64]
-            + [ctypes.c_void_p] * arrays
-            + [ctypes.c_int if isinstance(v, int) else real for v in values]
-        )
+        function.argtypes = [ctypes.c_int64] + [kinds[k] for k in self.signature]
         self._functions[dtype] = function
         return function
 
     def __repr__(self) -> str:
-        return f"Kernel({self.name!r})"
+        return f"Kernel({self.name!r}, {self.signature!r})"
 
 
 # -- building -----------------------------------------------------------------
@@ -201,16 +217,16 @@ def _translation_unit() -> str:
     return "".join(parts)
 
 
-def _compiler() -> str:
-    setting = os.environ.get("CC")
-    candidates = (setting,) if setting else _COMPILERS
-    for name in candidates:
-        path = shutil.which(name)
+def _compiler() -> list[str]:
+    """The compiler command: ``$CC`` split into words, else the first found."""
+    setting = os.environ.get("CC", "").strip()
+    candidates = [shlex.split(setting)] if setting else [[c] for c in _COMPILERS]
+    for command in candidates:
+        path = shutil.which(command[0])
         if path:
-            return path
-    raise KernelBuildError(
-        f"no C compiler found (looked for {', '.join(candidates)} on PATH)"
-    )
+            return [path, *command[1:]]
+    looked = ", ".join(" ".join(c) for c in candidates)
+    raise KernelBuildError(f"no C compiler found (looked for {looked} on PATH)")
 
 
 def _machine() -> str:
@@ -218,28 +234,75 @@ def _machine() -> str:
     features = ""
     try:
         with open("/proc/cpuinfo") as f:
-            features = next((line for line in f if line.startswith("flags")), "")
+            features = next(
+                (line for line in f if line.startswith(("flags", "Features"))), ""
+            )
     except OSError:
         pass
     return f"{platform.machine()} {platform.processor()} {features}"
 
 
-def _compile(compiler: str, unit: str, target: Path) -> None:
+def _compile(compiler: list[str], unit: str, target: Path) -> None:
     """Compile ``unit`` into the shared library ``target``."""
     message = ""
     for flags in ((NATIVE, *FLAGS), FLAGS):
-        command = [compiler, *flags, "-o", str(target), "-x", "c", "-"]
+        command = [*compiler, *flags, "-o", str(target), "-x", "c", "-"]
         try:
             done = subprocess.run(
-                command, input=unit, capture_output=True, text=True, timeout=300
+                command,
+                input=unit,
+                capture_output=True,
+                text=True,
+                timeout=COMPILE_TIMEOUT,
             )
         except (OSError, subprocess.TimeoutExpired) as error:
-            raise KernelBuildError(f"running {compiler} failed: {error}") from None
+            raise KernelBuildError(f"running {compiler[0]} failed: {error}") from None
         if done.returncode == 0:
             return
-        message = done.stderr.strip().splitlines()[-1:] or ["(no message)"]
-        message = message[0]
-    raise KernelBuildError(f"{compiler} failed to compile {SOURCE.name}: {message}")
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        message = " | ".join(lines[-4:]) or f"exit status {done.returncode}"
+    raise KernelBuildError(
+        f"{' '.join(compiler)} failed to compile {SOURCE.name}: {message}"
+    )
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _load_cached(folder: Path, key: str) -> ctypes.CDLL | None:
+    """The cached library for ``key`` whose bytes match its name, if any.
+
+    A file whose bytes do not match (cut short by a crash, overwritten) is
+    removed, so that it is built again, rather than loaded and run.
+    """
+    for path in sorted(folder.glob(f"kernels-{key}-*.so")):
+        try:
+            if _digest(path) == path.stem.rsplit("-", 1)[1]:
+                return ctypes.CDLL(str(path))
+            log.warning("removing the damaged compiled loops %s", path)
+            path.unlink()
+        except OSError as error:
+            log.warning("cannot use the compiled loops %s: %s", path, error)
+    return None
+
+
+def _build_into(folder: Path, key: str, compiler: list[str], unit: str) -> Path:
+    """Compile into ``folder`` atomically; the name carries the bytes' digest."""
+    fd, temporary = tempfile.mkstemp(suffix=".so", dir=folder)
+    os.close(fd)
+    try:
+        _compile(compiler, unit, Path(temporary))
+        with open(temporary, "rb+") as f:
+            os.fsync(f.fileno())
+        target = folder / f"kernels-{key}-{_digest(Path(temporary))}.so"
+        os.replace(temporary, target)  # a racing process sees all of it or none
+        fsync_dir(folder)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    log.info("compiled the loops of %s into %s", SOURCE.name, target)
+    return target
 
 
 def _build() -> ctypes.CDLL:
@@ -247,33 +310,33 @@ def _build() -> ctypes.CDLL:
     compiler = _compiler()
     unit = _translation_unit()
     key = hashlib.sha256(
-        "\0".join([unit, compiler, *FLAGS, NATIVE, _machine()]).encode()
+        "\0".join([unit, *compiler, *FLAGS, NATIVE, _machine()]).encode()
     ).hexdigest()[:20]
-    folder = cache_dir() / "kernels"
-    target = folder / f"kernels-{key}.so"
-    if target.exists():
+    try:
+        folder: Path | None = cache_dir() / "kernels"
+    except RuntimeError as error:  # no home folder to resolve
+        log.info("no cache folder for the compiled loops: %s", error)
+        folder = None
+    if folder is not None:
+        library = _load_cached(folder, key) if folder.is_dir() else None
+        if library is not None:
+            return library
         try:
-            return ctypes.CDLL(str(target))
-        except OSError as error:  # damaged: build it again
-            log.warning("rebuilding the compiled loops: %s", error)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(suffix=".so", dir=folder)
-        os.close(fd)
-    except OSError:
-        # No writable cache: build into a private folder for this process.
-        folder = Path(tempfile.mkdtemp(prefix="steepest-kernels-"))
-        target = temporary_path = folder / target.name
-        _compile(compiler, unit, temporary_path)
+            folder.mkdir(parents=True, exist_ok=True)
+            return ctypes.CDLL(str(_build_into(folder, key, compiler, unit)))
+        except OSError as error:
+            log.info(
+                "cannot cache the compiled loops in %s (%s); building them for "
+                "this process only",
+                folder,
+                error,
+            )
+    # No usable cache: build in a private folder, load, and remove the folder
+    # (the loaded library stays mapped).
+    with tempfile.TemporaryDirectory(prefix="steepest-kernels-") as private:
+        target = Path(private) / "kernels.so"
+        _compile(compiler, unit, target)
         return ctypes.CDLL(str(target))
-    try:
-        _compile(compiler, unit, Path(temporary))
-        os.replace(temporary, target)  # atomic: a racing process sees all or none
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    log.info("compiled the loops of %s into %s", SOURCE.name, target)
-    return ctypes.CDLL(str(target))
 
 
 def _try_load() -> bool:
@@ -288,7 +351,7 @@ def _try_load() -> bool:
         return False
     try:
         _library = _build()
-    except (KernelBuildError, OSError) as error:
+    except (KernelBuildError, OSError, RuntimeError) as error:
         _failure = str(error)
         log.warning("compiled loops unavailable, using NumPy: %s", _failure)
         return False

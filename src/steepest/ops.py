@@ -768,6 +768,14 @@ def linear(
         raise ValueError(
             f"linear: activation must be None or 'relu', got {activation!r}"
         )
+    if bias is not None:
+        bias = _lift(bias, weight)
+        if bias.shape != weight.shape[:1]:
+            raise ValueError(
+                f"linear: bias of shape {bias.shape} does not fit weight of shape "
+                f"{weight.shape}; expected shape {weight.shape[:1]} (one value per "
+                "output unit)"
+            )
     x2 = x.data.reshape(-1, x.data.shape[-1]) if x.data.ndim != 2 else x.data
     out = x2 @ weight.data.T  # (batch, out)
     relu = activation == "relu"
@@ -800,28 +808,26 @@ def linear(
             gx = (g2 @ weight.data).reshape(x.data.shape)
         gw = gb = None
         if weight.requires_grad:
-            buffer = _zeroed_grad(weight, g2.dtype)
-            if buffer is None:
+            gw = _zeroed_grad(weight, g2.dtype)
+            if gw is None:
                 gw = g2.T @ x2
             else:  # straight into the gradient: no temporary, no add
-                xp.matmul(g2.T, x2, out=buffer)
-                weight._grad_zeroed = False
+                xp.matmul(g2.T, x2, out=gw)
         if bias is None:
             return gx, gw
         if bias.requires_grad:
-            buffer = _zeroed_grad(bias, g2.dtype)
-            if buffer is None:
+            gb = _zeroed_grad(bias, g2.dtype)
+            if gb is None:
                 gb = g2.sum(axis=0)
             else:
-                xp.sum(g2, axis=0, out=buffer)
-                bias._grad_zeroed = False
+                xp.sum(g2, axis=0, out=gb)
         return gx, gw, gb
 
     return Tensor._node(result, parents, vjp)
 
 
-_BIAS_RELU = Kernel("bias_relu")
-_RELU_GRAD = Kernel("relu_grad")
+_BIAS_RELU = Kernel("bias_relu", "aai")
+_RELU_GRAD = Kernel("relu_grad", "aaa")
 
 
 def _compiled(out: Array, *others: Array) -> bool:
@@ -841,21 +847,29 @@ def _addresses(*arrays: Array) -> tuple[int, ...]:
 
 
 def _zeroed_grad(leaf: Tensor, dtype: Any) -> Array | None:
-    """``leaf``'s gradient buffer when the vjp may write its gradient there.
+    """Claim ``leaf``'s gradient buffer for a vjp to write its gradient into.
 
-    That is when ``leaf`` is a leaf whose ``.grad`` was zeroed lazily (by
+    Possible when ``leaf`` is a leaf whose ``.grad`` was zeroed lazily (by
     ``zero_grad``) and not used since, so writing its gradient equals adding
-    it to zeros; the buffer must be contiguous and of the gradient's dtype.
-    The caller writes the buffer, clears ``_grad_zeroed`` and returns None
-    for ``leaf``, so the engine adds nothing more.
+    it to zeros; the buffer must be contiguous, of the leaf's shape and of
+    the gradient's dtype. The claim clears the lazy mark, so no other vjp
+    writes there; the vjp writes the buffer and returns it as the leaf's
+    gradient, which tells ``backward`` the gradient is already in place
+    (and to mark it zeroed again if the walk fails).
+
+    Returns:
+        The buffer, or None when the vjp must return its gradient as usual.
     """
     buffer = leaf._grad
     if (
         leaf._grad_zeroed
         and leaf._vjp is None
         and buffer.dtype == dtype
+        and buffer.shape == leaf.data.shape
         and buffer.flags.c_contiguous
+        and buffer.flags.writeable
     ):
+        leaf._grad_zeroed = False
         return buffer
     return None
 

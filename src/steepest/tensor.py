@@ -326,24 +326,36 @@ class Tensor:
         order = _reverse_topological_order(self)
         grads: dict[int, Array] = {id(self): seed}
         leaves: list[tuple[Tensor, Array]] = []
-        for node in order:
-            g = grads.pop(id(node), None)
-            if g is None:
-                continue
-            vjp = node._vjp
-            if vjp is None:
-                leaves.append((node, g))
-                continue
-            for parent, pg in zip(node._parents, vjp(g), strict=True):
-                if pg is None or not parent.requires_grad:
+        # Leaves whose gradient a vjp wrote straight into their lazily zeroed
+        # buffer (it returns the buffer itself, see ops.linear); if the walk
+        # fails, they are marked zeroed again, as if backward had not run.
+        written: list[Tensor] = []
+        try:
+            for node in order:
+                g = grads.pop(id(node), None)
+                if g is None:
                     continue
-                key = id(parent)
-                previous = grads.get(key)
-                # Out of place: pg may be a view of g or shared with a sibling.
-                grads[key] = pg if previous is None else previous + pg
-            if not retain_graph:
-                node._vjp = _freed_vjp
-                node._parents = ()
+                vjp = node._vjp
+                if vjp is None:
+                    leaves.append((node, g))
+                    continue
+                for parent, pg in zip(node._parents, vjp(g), strict=True):
+                    if pg is None or not parent.requires_grad:
+                        continue
+                    if pg is parent._grad:
+                        written.append(parent)
+                        continue
+                    key = id(parent)
+                    previous = grads.get(key)
+                    # Out of place: pg may be a view of g or shared with a sibling.
+                    grads[key] = pg if previous is None else previous + pg
+                if not retain_graph:
+                    node._vjp = _freed_vjp
+                    node._parents = ()
+        except BaseException:
+            for leaf in written:
+                leaf._grad_zeroed = True
+            raise
 
         _store_leaf_grads(leaves)
 

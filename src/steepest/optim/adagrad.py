@@ -17,7 +17,7 @@ from steepest.tensor import Array, Tensor
 
 __all__ = ["Adagrad"]
 
-_ADAGRAD = Kernel("adagrad")
+_ADAGRAD = Kernel("adagrad", "aaairrrr")
 
 
 class Adagrad(Optimizer):

@@ -19,7 +19,7 @@ from steepest.tensor import Array, Tensor
 
 __all__ = ["Adam", "AdamW"]
 
-_ADAM = Kernel("adam")
+_ADAM = Kernel("adam", "aaaairrrrrrrrir")
 
 BIAS_CORRECTIONS = ("moments", "step_size")
 

@@ -34,7 +34,7 @@ __all__ = ["Optimizer", "LearningRate"]
 #: already made (0 for the first update) to a number.
 LearningRate = float | Callable[[int], float]
 
-_FLUSH = Kernel("flush_subnormals")
+_FLUSH = Kernel("flush_subnormals", "ar")
 
 _data = attrgetter("data")
 _grad = attrgetter("grad")
@@ -224,7 +224,8 @@ class Optimizer:
     Every parameter's ``.data`` and ``.grad`` become views into one flat
     buffer per dtype, owned by the optimizer. Code that changes parameter
     values or gradients must do so in place (``p.data[...] = values``,
-    ``optimizer.zero_grad()``, ``Tensor.backward``, which adds in place);
+    ``optimizer.zero_grad()``, ``Tensor.backward``, which adds in place, or
+    after a ``zero_grad`` writes);
     code must never rebind ``p.data`` or ``p.grad`` (``p.data = array``,
     ``p.grad = None``) once an optimizer owns them, because the optimizer
     would go on updating memory the model no longer reads. :meth:`step`
@@ -401,8 +402,12 @@ class Optimizer:
 
         As :meth:`Tensor.zero_grad`, the zeros are written lazily: the next
         ``backward`` writes each gradient in place of adding it to zeros,
-        saving a pass over the buffer, and a gradient read before that (or
-        one that ``backward`` does not reach) reads as zeros.
+        saving a pass over the buffer, and a gradient read through ``.grad``
+        before that (or one that ``backward`` does not reach) reads as zeros.
+        An array taken from ``.grad`` or :attr:`flat_grads` before this call
+        is not zeroed by it: it keeps its old values until ``backward``
+        writes it, and what is written into it before then is overwritten;
+        read ``.grad`` again after ``zero_grad`` instead.
         """
         for p in self._params:
             p.zero_grad()

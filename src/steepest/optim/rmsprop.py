@@ -20,7 +20,7 @@ from steepest.tensor import Array, Tensor
 
 __all__ = ["RMSprop"]
 
-_RMSPROP = Kernel("rmsprop")
+_RMSPROP = Kernel("rmsprop", "aaaaairrrrrrrii")
 
 
 class RMSprop(Optimizer):
@@ -187,15 +187,16 @@ class RMSprop(Optimizer):
             theta -= u
 
     def _kernel(self, lr: float, t: int) -> tuple[Kernel, tuple[str, ...], tuple]:
-        # Buffers this configuration lacks are passed as the group's scratch
-        # (None), which the kernel leaves alone.
-        m = "m" if self.centered else None
-        if not self.momentum:
-            velocity, mode = None, 0
-        elif self.momentum_form == "velocity":
+        # The configuration follows the buffers, as in _update; buffers it
+        # lacks are passed as the group's scratch (None), left alone.
+        state = self._groups[0].state
+        m = "m" if "m" in state else None
+        if "v" in state:
             velocity, mode = "v", 1
-        else:
+        elif "b" in state:
             velocity, mode = "b", 2
+        else:
+            velocity, mode = None, 0
         scalars = (
             self.beta,
             1.0 - self.beta,
@@ -203,7 +204,7 @@ class RMSprop(Optimizer):
             self.eps,
             lr,
             self.momentum,
-            self.centered,
+            m is not None,
             mode,
         )
         return _RMSPROP, ("r", m, velocity), scalars

@@ -19,9 +19,9 @@ __all__ = ["SGD"]
 
 MOMENTUM_FORMS = ("velocity", "trace")
 
-_SGD = Kernel("sgd")
-_SGD_VELOCITY = Kernel("sgd_velocity")
-_SGD_TRACE = Kernel("sgd_trace")
+_SGD = Kernel("sgd", "aairr")
+_SGD_VELOCITY = Kernel("sgd_velocity", "aaairrri")
+_SGD_TRACE = Kernel("sgd_trace", "aaairrri")
 
 
 class SGD(Optimizer):
@@ -160,8 +160,10 @@ class SGD(Optimizer):
             theta -= u
 
     def _kernel(self, lr: float, t: int) -> tuple[Kernel, tuple[str, ...], tuple]:
-        if not self.momentum:
+        # The form follows the buffers, as in _update.
+        state = self._groups[0].state
+        if not state:
             return _SGD, (), (lr,)
-        if self.momentum_form == "velocity":
+        if "v" in state:
             return _SGD_VELOCITY, ("v",), (lr, self.momentum, self.nesterov)
         return _SGD_TRACE, ("b",), (lr, self.momentum, self.nesterov)

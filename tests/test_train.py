@@ -9,6 +9,7 @@ import os
 import numpy as np
 import pytest
 
+from steepest import kernels
 from steepest.cli import main
 from steepest.data import load_dataset
 from steepest.train import (
@@ -169,6 +170,9 @@ def test_run_folder_contents(tmp_path):
     assert state["data_order"] == {"seed": 3, "next_epoch": 2}
     assert state["optimizer"]["step"] == 2 * 17
     assert "numpy" in summary["versions"]
+    assert summary["versions"]["loops"] == (
+        "compiled" if kernels.enabled() else "numpy"
+    )
 
 
 def test_default_main_job_reaches_95_percent_on_digits(tmp_path, capsys):

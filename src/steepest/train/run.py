@@ -127,12 +127,14 @@ def default_run_dir(config: TrainConfig, root: str | Path = "runs") -> Path:
 
 
 def _versions() -> dict[str, str]:
-    from steepest import __version__
+    from steepest import __version__, kernels
 
     return {
         "steepest": __version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
+        # Which code ran the updates; both give the same results.
+        "loops": "compiled" if kernels.enabled() else "numpy",
     }
 
 

@@ -10,6 +10,9 @@ and the switch behaves.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -86,27 +89,53 @@ def test_kernels_are_built_once_and_cached(fresh_kernels, monkeypatch):
     adam_step_works()
 
 
+def run_python(code: str, home: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a new Python process with HOME set to ``home``."""
+    environment = {**os.environ, "HOME": str(home), **env}
+    environment.pop("STEEPEST_KERNELS", None)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+ADAM_STEP = (
+    "import numpy as np, steepest as st\n"
+    "from steepest import kernels\n"
+    "from steepest.optim import Adam\n"
+    "assert kernels.enabled(), kernels._failure\n"
+    "w = st.tensor([1.0, 2.0], requires_grad=True)\n"
+    "opt = Adam([w], lr=0.5)\n"
+    "w.grad[...] = [1.0, -1.0]\n"
+    "opt.step()\n"
+    "np.testing.assert_allclose(w.data, [0.5, 2.5], rtol=1e-6)\n"
+)
+
+
 @needs_compiler
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])
-def test_a_damaged_cached_library_is_built_again_not_loaded(
-    fresh_kernels, monkeypatch, caplog, damage
-):
-    # Loading a damaged shared library can crash the process, so the bytes
-    # are checked against the digest in the file's name before loading.
-    assert kernels.enabled() is True
-    (library,) = fresh_kernels.glob("kernels-*.so")
+def test_a_damaged_cached_library_is_built_again_not_loaded(tmp_path, damage):
+    # Loading a damaged shared library can crash the process, so its bytes are
+    # checked against the digest in its name before loading. Each process
+    # here is a new one: a library must never change while a process has it
+    # loaded.
+    folder = tmp_path / ".cache" / "steepest" / "kernels"
+    done = run_python(ADAM_STEP, tmp_path)
+    assert done.returncode == 0, done.stderr
+    (library,) = folder.glob("kernels-*.so")
     data = library.read_bytes()
     if damage == "truncate":
         library.write_bytes(data[: len(data) // 2])
     else:
         library.write_bytes(data[:64] + bytes(range(256)) * 8 + data[64 + 2048 :])
-    new_process(monkeypatch)
-    with caplog.at_level("WARNING", logger="steepest.kernels"):
-        assert kernels.enabled() is True
-    assert "damaged" in caplog.text
-    (rebuilt,) = fresh_kernels.glob("kernels-*.so")
+    done = run_python(ADAM_STEP, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "damaged" in done.stderr  # the warning, logged
+    (rebuilt,) = folder.glob("kernels-*.so")
     assert rebuilt.read_bytes() == data  # the same build, whole again
-    adam_step_works()
 
 
 @needs_compiler
@@ -143,13 +172,21 @@ def test_cc_may_hold_a_command_with_arguments(fresh_kernels, monkeypatch):
 
 
 def test_kernels_fall_back_when_the_compiler_fails(fresh_kernels, monkeypatch, caplog):
-    monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
+    # A "compiler" that always fails.
+    monkeypatch.setenv("CC", f"{sys.executable} -c 'raise SystemExit(1)'")
     with caplog.at_level("WARNING", logger="steepest.kernels"):
         assert kernels.enabled() is False
     assert "using NumPy" in caplog.text and "failed to compile" in caplog.text
     with pytest.raises(kernels.KernelBuildError, match="install a C compiler"):
         kernels.set_enabled(True)
     adam_step_works()  # the optimizers take the NumPy path
+
+
+def test_a_cc_that_cannot_be_split_falls_back(fresh_kernels, monkeypatch):
+    monkeypatch.setenv("CC", 'gcc "')
+    assert kernels.enabled() is False
+    assert "CC='gcc \"' cannot be split into words" in kernels._failure
+    adam_step_works()
 
 
 def test_kernels_report_a_missing_compiler(fresh_kernels, monkeypatch):

@@ -564,17 +564,19 @@ def test_kernel_keeps_nan_and_inf_as_numpy_does(name):
 @pytest.mark.parametrize(
     "make, change",
     [
-        (lambda p: SGD(p, lr=0.1), lambda o: setattr(o, "momentum", 0.9)),
         (lambda p: SGD(p, lr=0.1, momentum=0.9), lambda o: setattr(o, "momentum", 0)),
-        (lambda p: RMSprop(p, lr=0.1), lambda o: setattr(o, "centered", True)),
+        (
+            lambda p: RMSprop(p, lr=0.1, momentum=0.9, momentum_form="trace"),
+            lambda o: setattr(o, "momentum", 0.5),
+        ),
         (lambda p: Adagrad(p, lr=0.1), lambda o: setattr(o, "eps", 0)),
+        (lambda p: Adam(p, lr=0.1), lambda o: setattr(o, "beta1", 0.5)),
     ],
-    ids=["sgd-momentum-on", "sgd-momentum-off", "rmsprop-centered-on", "int-eps"],
+    ids=["sgd-momentum-off", "rmsprop-momentum-changed", "int-eps", "adam-beta1"],
 )
-def test_kernel_follows_the_buffers_when_settings_change(make, change):
-    # Settings changed after construction: the buffers made at construction
-    # decide the form on both paths (no new buffer appears), and a number
-    # given as an int is still a real.
+def test_settings_changed_between_steps_agree_on_both_paths(make, change):
+    # Settings changed between steps are used from the next step on, the
+    # same way on both paths; a number given as an int is still a real.
     results = []
     for path in ("numpy", "kernels"):
         with update_path(path):
@@ -590,6 +592,27 @@ def test_kernel_follows_the_buffers_when_settings_change(make, change):
     assert np.array_equal(a, b)
     for k in state_a:
         assert np.array_equal(state_a[k], state_b[k])
+
+
+@pytest.mark.parametrize(
+    "make, attr, value",
+    [
+        (lambda p: SGD(p), "momentum", 0.9),
+        (lambda p: SGD(p, momentum=0.9), "momentum_form", "trace"),
+        (lambda p: RMSprop(p), "centered", True),
+        (lambda p: RMSprop(p, centered=True), "centered", False),
+        (lambda p: RMSprop(p), "momentum", 0.5),
+    ],
+)
+def test_settings_that_decide_the_buffers_are_fixed(make, attr, value):
+    opt = make(make_params())
+    before = getattr(opt, attr)
+    with pytest.raises(ValueError, match=f"{attr} decides which buffers"):
+        setattr(opt, attr, value)
+    assert getattr(opt, attr) == before
+    setattr(opt, attr, before)  # the same value is fine
+    with pytest.raises(ValueError, match="must be in"):
+        SGD(make_params(), momentum=0.9).momentum = 1.5
 
 
 # -- pinned disagreements and closed forms ------------------------------------

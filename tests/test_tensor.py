@@ -465,3 +465,27 @@ def test_linear_bias_must_have_one_value_per_output():
             st.linear(np.ones((4, 2)), w, bias, activation="relu")
     out = st.linear(np.ones((4, 2)), w, [1.0, 2.0, 3.0])  # a list is lifted
     np.testing.assert_array_equal(out.data[0], [3.0, 4.0, 5.0])
+
+
+def test_an_interrupted_linear_backward_leaves_zeroed_gradients_zero(monkeypatch):
+    # Interrupted inside linear's vjp (Ctrl-C, say) after it wrote the weight
+    # gradient and claimed the bias buffer: both read as zeros afterwards.
+    rng = np.random.default_rng(1)
+    w = st.tensor(rng.normal(size=(3, 2)), requires_grad=True)
+    b = st.tensor(rng.normal(size=3), requires_grad=True)
+    w.grad, b.grad = np.ones((3, 2), np.float32), np.ones(3, np.float32)
+    w.zero_grad()
+    b.zero_grad()
+    loss = (st.linear(rng.normal(size=(4, 2)), w, b) ** 2).sum()
+    real_sum = np.sum
+
+    def interrupted(*args, **kwargs):
+        if kwargs.get("out") is not None:
+            raise KeyboardInterrupt
+        return real_sum(*args, **kwargs)
+
+    monkeypatch.setattr(np, "sum", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        loss.backward()
+    monkeypatch.undo()
+    assert not w.grad.any() and not b.grad.any()

@@ -214,6 +214,23 @@ def test_bad_flags_give_one_line_errors(tmp_path, capsys, flags, fragment):
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "variable, value",
+    [("STEEPEST_KERNELS", "maybe"), ("STEEPEST_NUM_THREADS", "0")],
+)
+def test_bad_environment_is_reported_before_the_run_folder(
+    tmp_path, capsys, monkeypatch, variable, value
+):
+    monkeypatch.setattr(kernels, "_switch", None)  # read the environment again
+    monkeypatch.setenv(variable, value)
+    status = main(["train", "--out", str(tmp_path / "r"), "--no-progress"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert f"{variable} must be" in err and repr(value) in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
 def test_batch_size_full_is_gradient_descent(tmp_path):
     config = TrainConfig(**{**SMALL, "epochs": 2, "batch_size": "full"})
     result = run_training(config, tmp_path / "run")

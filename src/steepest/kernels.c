@@ -69,12 +69,15 @@ void KERNEL(adagrad)(int64_t n, real *restrict theta, const real *restrict g,
 }
 
 /* RMSprop._update. m is read only when centered; mode is 0 without
- * momentum, 1 for the velocity form and 2 for the trace form (v holds b);
- * an array a configuration does not use is scratch, left alone. */
-void KERNEL(rmsprop)(int64_t n, real *restrict theta, const real *restrict g,
-                     real *restrict r, real *restrict m, real *restrict v,
-                     int l2, real wd, real beta, real one_beta, real eps_root,
-                     real eps, real lr, real mu, int centered, int mode)
+ * momentum, 1 for the velocity form and 2 for the trace form (v holds b).
+ * The loop is written once and inlined for each (centered, mode) below, so
+ * that every copy has no branch and touches only its own arrays, which is
+ * what lets the compiler vectorize it. */
+static inline __attribute__((always_inline)) void KERNEL(rmsprop_loop)(
+    int64_t n, real *restrict theta, const real *restrict g, real *restrict r,
+    real *restrict m, real *restrict v, int l2, real wd, real beta,
+    real one_beta, real eps_root, real eps, real lr, real mu, int centered,
+    int mode)
 {
     for (int64_t i = 0; i < n; i++) {
         real gi = l2 ? theta[i] * wd + g[i] : g[i];
@@ -104,6 +107,27 @@ void KERNEL(rmsprop)(int64_t n, real *restrict theta, const real *restrict g,
             theta[i] = theta[i] - step * lr;
         }
     }
+}
+
+/* An array a configuration does not use is scratch, left alone. */
+void KERNEL(rmsprop)(int64_t n, real *restrict theta, const real *restrict g,
+                     real *restrict r, real *restrict m, real *restrict v,
+                     int l2, real wd, real beta, real one_beta, real eps_root,
+                     real eps, real lr, real mu, int centered, int mode)
+{
+#define RMSPROP_CASE(C, M)                                                  \
+    KERNEL(rmsprop_loop)(n, theta, g, r, m, v, l2, wd, beta, one_beta,      \
+                         eps_root, eps, lr, mu, C, M)
+    if (centered) {
+        if (mode == 1) RMSPROP_CASE(1, 1);
+        else if (mode == 2) RMSPROP_CASE(1, 2);
+        else RMSPROP_CASE(1, 0);
+    } else {
+        if (mode == 1) RMSPROP_CASE(0, 1);
+        else if (mode == 2) RMSPROP_CASE(0, 2);
+        else RMSPROP_CASE(0, 0);
+    }
+#undef RMSPROP_CASE
 }
 
 /* Adam._update, the bias corrections folded into root, outer and step_size:

@@ -37,6 +37,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +60,14 @@ PRECISIONS = {
 }
 KERNEL_DTYPES = tuple(PRECISIONS)
 
-#: Compiler flags. ``-ffp-contract=off``: no fused multiply-add, each
-#: operation rounds as NumPy's does. ``-fno-math-errno`` only lets sqrt
-#: vectorize (errno is never read). ``-march=native`` is dropped when the
-#: compiler refuses it.
+#: Compiler flags, after any in ``$CC`` so that they win. ``-fno-fast-math``
+#: and ``-ffp-contract=off``: no reassociation, no approximate division, no
+#: fused multiply-add, so each operation rounds as NumPy's does.
+#: ``-fno-math-errno`` only lets sqrt vectorize (errno is never read).
+#: ``-march=native`` is dropped when the compiler refuses it.
 FLAGS = (
     "-O3",
+    "-fno-fast-math",
     "-ffp-contract=off",
     "-fno-math-errno",
     "-fPIC",
@@ -220,7 +223,12 @@ def _translation_unit() -> str:
 def _compiler() -> list[str]:
     """The compiler command: ``$CC`` split into words, else the first found."""
     setting = os.environ.get("CC", "").strip()
-    candidates = [shlex.split(setting)] if setting else [[c] for c in _COMPILERS]
+    try:
+        candidates = [shlex.split(setting)] if setting else [[c] for c in _COMPILERS]
+    except ValueError as error:
+        raise KernelBuildError(
+            f"CC={setting!r} cannot be split into words ({error}); fix its quotes"
+        ) from None
     for command in candidates:
         path = shutil.which(command[0])
         if path:
@@ -287,8 +295,20 @@ def _load_cached(folder: Path, key: str) -> ctypes.CDLL | None:
     return None
 
 
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Remove temporaries of builds killed more than an hour ago."""
+    now = time.time()
+    for path in folder.glob("tmp*.so"):
+        try:
+            if now - path.stat().st_mtime > 3600:
+                path.unlink()
+        except OSError:
+            pass
+
+
 def _build_into(folder: Path, key: str, compiler: list[str], unit: str) -> Path:
     """Compile into ``folder`` atomically; the name carries the bytes' digest."""
+    _remove_stale_temporaries(folder)
     fd, temporary = tempfile.mkstemp(suffix=".so", dir=folder)
     os.close(fd)
     try:
@@ -353,6 +373,10 @@ def _try_load() -> bool:
         _library = _build()
     except (KernelBuildError, OSError, RuntimeError) as error:
         _failure = str(error)
-        log.warning("compiled loops unavailable, using NumPy: %s", _failure)
+        log.warning(
+            "compiled loops unavailable, using NumPy (the same results, slower; "
+            "STEEPEST_KERNELS=0 skips the attempt): %s",
+            _failure,
+        )
         return False
     return True

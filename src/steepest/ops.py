@@ -29,7 +29,7 @@ from typing import Any
 from steepest import kernels
 from steepest.backend import xp
 from steepest.kernels import Kernel
-from steepest.tensor import Array, Tensor, _GradMode
+from steepest.tensor import Array, Tensor, _claim_zeroed_grad, _GradMode
 
 __all__ = [
     "add",
@@ -808,7 +808,7 @@ def linear(
             gx = (g2 @ weight.data).reshape(x.data.shape)
         gw = gb = None
         if weight.requires_grad:
-            gw = _zeroed_grad(weight, g2.dtype)
+            gw = _claim_zeroed_grad(weight, g2.dtype)
             if gw is None:
                 gw = g2.T @ x2
             else:  # straight into the gradient: no temporary, no add
@@ -816,7 +816,7 @@ def linear(
         if bias is None:
             return gx, gw
         if bias.requires_grad:
-            gb = _zeroed_grad(bias, g2.dtype)
+            gb = _claim_zeroed_grad(bias, g2.dtype)
             if gb is None:
                 gb = g2.sum(axis=0)
             else:
@@ -844,34 +844,6 @@ def _compiled(out: Array, *others: Array) -> bool:
 
 def _addresses(*arrays: Array) -> tuple[int, ...]:
     return tuple(a.ctypes.data for a in arrays)
-
-
-def _zeroed_grad(leaf: Tensor, dtype: Any) -> Array | None:
-    """Claim ``leaf``'s gradient buffer for a vjp to write its gradient into.
-
-    Possible when ``leaf`` is a leaf whose ``.grad`` was zeroed lazily (by
-    ``zero_grad``) and not used since, so writing its gradient equals adding
-    it to zeros; the buffer must be contiguous, of the leaf's shape and of
-    the gradient's dtype. The claim clears the lazy mark, so no other vjp
-    writes there; the vjp writes the buffer and returns it as the leaf's
-    gradient, which tells ``backward`` the gradient is already in place
-    (and to mark it zeroed again if the walk fails).
-
-    Returns:
-        The buffer, or None when the vjp must return its gradient as usual.
-    """
-    buffer = leaf._grad
-    if (
-        leaf._grad_zeroed
-        and leaf._vjp is None
-        and buffer.dtype == dtype
-        and buffer.shape == leaf.data.shape
-        and buffer.flags.c_contiguous
-        and buffer.flags.writeable
-    ):
-        leaf._grad_zeroed = False
-        return buffer
-    return None
 
 
 def _check_labels(labels: Array, batch: int, classes: int, name: str) -> None:

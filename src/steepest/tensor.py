@@ -15,6 +15,7 @@ The operators (``+``, ``@``, ``.sum()``, ...) are installed on the class by
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -326,10 +327,13 @@ class Tensor:
         order = _reverse_topological_order(self)
         grads: dict[int, Array] = {id(self): seed}
         leaves: list[tuple[Tensor, Array]] = []
-        # Leaves whose gradient a vjp wrote straight into their lazily zeroed
-        # buffer (it returns the buffer itself, see ops.linear); if the walk
-        # fails, they are marked zeroed again, as if backward had not run.
-        written: list[Tensor] = []
+        # Leaves whose lazily zeroed buffer a vjp claimed to write their
+        # gradient into (see _claim_zeroed_grad); if the walk fails, even in
+        # the middle of a vjp, they are marked zeroed again, as if backward
+        # had not run.
+        claimed: list[Tensor] = []
+        outer = getattr(_claims, "leaves", None)
+        _claims.leaves = claimed
         try:
             for node in order:
                 g = grads.pop(id(node), None)
@@ -342,8 +346,7 @@ class Tensor:
                 for parent, pg in zip(node._parents, vjp(g), strict=True):
                     if pg is None or not parent.requires_grad:
                         continue
-                    if pg is parent._grad:
-                        written.append(parent)
+                    if pg is parent._grad:  # already written in place
                         continue
                     key = id(parent)
                     previous = grads.get(key)
@@ -353,11 +356,49 @@ class Tensor:
                     node._vjp = _freed_vjp
                     node._parents = ()
         except BaseException:
-            for leaf in written:
+            for leaf in claimed:
                 leaf._grad_zeroed = True
             raise
+        finally:
+            _claims.leaves = outer
 
         _store_leaf_grads(leaves)
+
+
+#: The leaves claimed by the running backward, per thread.
+_claims = threading.local()
+
+
+def _claim_zeroed_grad(leaf: Tensor, dtype: Any) -> Array | None:
+    """Claim ``leaf``'s gradient buffer for a vjp to write its gradient into.
+
+    Possible during ``backward`` when ``leaf`` is a leaf whose ``.grad`` was
+    zeroed lazily (by ``zero_grad``) and not used since, so writing its
+    gradient equals adding it to zeros; the buffer must be contiguous,
+    writeable, of the leaf's shape and of the gradient's dtype. The claim
+    clears the lazy mark, so no other vjp writes there, and is recorded, so a
+    failed backward marks the buffer zeroed again. The vjp writes the buffer
+    and returns it as the leaf's gradient, which tells ``backward`` the
+    gradient is already in place.
+
+    Returns:
+        The buffer, or None when the vjp must return its gradient as usual.
+    """
+    buffer = leaf._grad
+    claimed = getattr(_claims, "leaves", None)
+    if (
+        leaf._grad_zeroed
+        and claimed is not None
+        and leaf._vjp is None
+        and buffer.dtype == dtype
+        and buffer.shape == leaf.data.shape
+        and buffer.flags.c_contiguous
+        and buffer.flags.writeable
+    ):
+        claimed.append(leaf)
+        leaf._grad_zeroed = False
+        return buffer
+    return None
 
 
 def _store_leaf_grads(leaves: list[tuple[Tensor, Array]]) -> None:

@@ -83,11 +83,14 @@ def _worker_count() -> int:
     setting = os.environ.get("STEEPEST_NUM_THREADS")
     if setting:
         try:
-            return max(1, int(setting))
+            count = int(setting)
         except ValueError:
+            count = 0
+        if count < 1:
             raise ValueError(
                 f"STEEPEST_NUM_THREADS must be a positive integer, got {setting!r}"
-            ) from None
+            )
+        return count
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # platforms without affinity
@@ -271,9 +274,19 @@ class Optimizer:
     #: than an L2 term added to it.
     _decoupled_weight_decay = False
 
+    #: Settings that decide which state buffers exist; once the optimizer is
+    #: built they may not change (``momentum`` may, but not from 0 to more,
+    #: which would need a velocity buffer the optimizer does not have).
+    _fixed_settings: tuple[str, ...] = ()
+
     def __init__(
         self, params: Iterable[Tensor], lr: LearningRate, weight_decay: float = 0.0
     ) -> None:
+        # Read the environment's settings (and build the compiled loops) now,
+        # so that a bad STEEPEST_KERNELS or STEEPEST_NUM_THREADS is reported
+        # before any training starts.
+        kernels.enabled()
+        _worker_count()
         self._lr = _check_lr(self._name, lr)
         self.weight_decay = _check_at_least(self._name, "weight_decay", weight_decay)
         self._step = 0
@@ -284,6 +297,26 @@ class Optimizer:
             by_dtype.setdefault(p.data.dtype, []).append(p)
         self._groups = tuple(_Group(ps, dtype) for dtype, ps in by_dtype.items())
         self._size = sum(group.theta.size for group in self._groups)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self._fixed_settings and "_groups" in self.__dict__:
+            value = self._check_fixed_setting(name, value)
+        object.__setattr__(self, name, value)
+
+    def _check_fixed_setting(self, attr: str, value: Any) -> Any:
+        current = getattr(self, attr)
+        if attr == "momentum":
+            value = _check_unit_interval(self._name, attr, value)
+            state = self._groups[0].state
+            if value == 0 or "v" in state or "b" in state:
+                return value
+        elif value == current:
+            return value
+        raise ValueError(
+            f"{self._name}: {attr} decides which buffers the optimizer keeps, so "
+            f"it cannot change from {current!r} to {value!r} once the optimizer "
+            f"is built; build a new {self._name} with {attr}={value!r}"
+        )
 
     # -- what subclasses provide ------------------------------------------------
 

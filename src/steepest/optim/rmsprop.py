@@ -90,6 +90,8 @@ class RMSprop(Optimizer):
         Learning, 2016, algorithm 8.5.
     """
 
+    _fixed_settings = ("centered", "momentum", "momentum_form")
+
     def __init__(
         self,
         params: Iterable[Tensor],

@@ -84,6 +84,8 @@ class SGD(Optimizer):
         Goodfellow, Bengio and Courville, Deep Learning, 2016, section 8.3.
     """
 
+    _fixed_settings = ("momentum", "momentum_form")
+
     def __init__(
         self,
         params: Iterable[Tensor],

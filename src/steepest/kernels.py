@@ -86,6 +86,9 @@ class KernelBuildError(RuntimeError):
     """The C loops could not be compiled or loaded."""
 
 
+# Every Kernel, to unbind them when another library is loaded.
+_instances: list[Kernel] = []
+
 # The loaded library, None before the first attempt; the switch, None until
 # read from the environment.
 _library: ctypes.CDLL | None = None
@@ -173,6 +176,7 @@ class Kernel:
         self.name = name
         self.signature = signature
         self._functions: dict[Any, Any] = {}
+        _instances.append(self)
 
     def __call__(
         self, dtype: Any, n: int, addresses: tuple[int, ...], values: tuple
@@ -371,6 +375,8 @@ def _try_load() -> bool:
         return False
     try:
         _library = _build()
+        for instance in _instances:
+            instance._functions.clear()
     except (KernelBuildError, OSError, RuntimeError) as error:
         _failure = str(error)
         log.warning(

@@ -18,7 +18,15 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
 
-__all__ = ["plot_curves", "plot_schedule"]
+__all__ = ["plot_curves", "plot_schedule", "save_figure"]
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
+    """Write ``fig`` to ``path`` (the format follows the suffix) and return
+    the path."""
+    path = Path(path)
+    fig.savefig(path, dpi=dpi)
+    return path
 
 
 def plot_schedule(
@@ -58,7 +66,6 @@ def plot_schedule(
             f"plot_schedule: steps and values must have the same length, "
             f"got {len(steps)} steps and {len(values)} values"
         )
-    path = Path(path)
     fig = Figure(figsize=(6.4, 3.6), layout="constrained")
     ax = fig.add_subplot()
     marker = "o" if len(steps) <= 60 else None
@@ -68,8 +75,7 @@ def plot_schedule(
     ax.set_ylabel("learning rate")
     ax.set_ylim(bottom=min(0.0, *values) if values else 0.0)
     ax.grid(True, alpha=0.3)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return save_figure(fig, path, dpi)
 
 
 def plot_curves(
@@ -111,6 +117,4 @@ def plot_curves(
         ax.grid(True, alpha=0.3)
         ax.legend()
     figure.suptitle(title)
-    path = Path(path)
-    figure.savefig(path, dpi=dpi)
-    return path
+    return save_figure(figure, path, dpi)

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-import steepest.plots  # noqa: F401  (selects the Agg backend)
+from steepest.plots import save_figure  # the package selects the Agg backend
 
 __all__ = ["plot_double_descent", "plot_polynomial_sweep", "plot_ridge_sweep"]
 
@@ -94,9 +94,7 @@ def plot_polynomial_sweep(
     right.grid(True, which="both", alpha=0.25)
     right.legend(fontsize=8.5, loc="center right")
     fig.suptitle("Model capacity: polynomial degree", fontsize=13)
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return save_figure(fig, path, dpi)
 
 
 def plot_ridge_sweep(
@@ -174,9 +172,7 @@ def plot_ridge_sweep(
     right.grid(True, which="both", alpha=0.25)
     right.legend(fontsize=8.5, loc="upper right")
     fig.suptitle(f"Regularisation: L2 penalty at degree {degree}", fontsize=13)
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return save_figure(fig, path, dpi)
 
 
 def plot_double_descent(
@@ -266,9 +262,7 @@ def plot_double_descent(
         f"n = {n_train}, {label_noise:.0%} of labels noisy",
         fontsize=13,
     )
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return save_figure(fig, path, dpi)
 
 
 # -- shared pieces --------------------------------------------------------------

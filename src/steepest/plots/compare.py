@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-import steepest.plots  # noqa: F401  (selects the Agg backend)
+from steepest.plots import save_figure  # the package selects the Agg backend
 
 __all__ = ["plot_compare_curves"]
 
@@ -118,6 +118,4 @@ def plot_compare_curves(
     corner = "lower right" if dev_metric == "accuracy" else "upper right"
     ax_dev.legend(fontsize=9, title=f"run{note}", title_fontsize=9, loc=corner)
     fig.suptitle(title)
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return save_figure(fig, path, dpi)

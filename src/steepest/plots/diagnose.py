@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-import steepest.plots  # noqa: F401  (selects the Agg backend)
+from steepest.plots import save_figure  # the package selects the Agg backend
 
 __all__ = ["plot_diagnostics"]
 
@@ -152,6 +152,4 @@ def plot_diagnostics(
     for ax in (ax_g, ax_u, ax_r):
         ax.grid(True, which="major", alpha=0.3)
     fig.suptitle(title)
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return save_figure(fig, path, dpi)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-import steepest.plots  # noqa: F401  (selects the Agg backend)
+from steepest.plots import save_figure  # the package selects the Agg backend
 
 __all__ = ["plot_estimators"]
 
@@ -123,6 +123,4 @@ def plot_estimators(
         f"each size from N({mu:g}, {sigma:g}²))",
         fontsize=13,
     )
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return save_figure(fig, path, dpi)

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-import steepest.plots  # noqa: F401  (selects the Agg backend)
+from steepest.plots import save_figure  # the package selects the Agg backend
 
 __all__ = [
     "animate_trajectory",
@@ -110,9 +110,7 @@ def plot_slice(
     fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.set_title(title, fontsize=11)
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return save_figure(fig, path, dpi)
 
 
 def plot_contour(
@@ -161,9 +159,7 @@ def plot_contour(
     ax.set_aspect("equal")
     ax.legend(loc="upper right", fontsize=9)
     ax.set_title(title, fontsize=11)
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return save_figure(fig, path, dpi)
 
 
 def plot_surface(
@@ -220,9 +216,7 @@ def plot_surface(
         surface, ax=ax, shrink=0.6, pad=0.08, label=f"log10 loss ({loss_name})"
     )
     ax.set_title(title, fontsize=11)
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return save_figure(fig, path, dpi)
 
 
 def plot_interpolation(
@@ -278,9 +272,7 @@ def plot_interpolation(
         ax.legend(fontsize=9, loc="center right")
     axes[0].set_yscale("log")
     fig.suptitle(title)
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return save_figure(fig, path, dpi)
 
 
 def _trajectory_figure(
@@ -374,9 +366,7 @@ def plot_trajectory(
         explained=explained,
         title=title,
     )
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return save_figure(fig, path, dpi)
 
 
 def animate_trajectory(

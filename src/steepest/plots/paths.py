@@ -19,7 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
-import steepest.plots  # noqa: F401  (selects the Agg backend)
+from steepest.plots import save_figure  # the package selects the Agg backend
 
 __all__ = ["animate_paths", "plot_paths"]
 
@@ -99,9 +99,7 @@ def plot_paths(
     handles += _draw_marks(ax, paths, minima, minima_label, exit_points)
     ax.set_title(title, pad=10)
     fig.legend(handles=handles, loc="outside right upper", fontsize=9)
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return save_figure(fig, path, dpi)
 
 
 def animate_paths(

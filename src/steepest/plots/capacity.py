@@ -66,16 +66,7 @@ def plot_polynomial_sweep(
     low, high = _error_range(train_mse, dev_mse, noise)
     _draw_clipped(right, degrees, train_mse, low, high, _TRAIN, "train MSE")
     _draw_clipped(right, degrees, dev_mse, low, high, _DEV, "dev MSE")
-    right.plot(
-        degrees[best],
-        dev_mse[best],
-        "o",
-        ms=13,
-        mfc="none",
-        mec="black",
-        mew=1.5,
-        label=f"lowest dev MSE (degree {degrees[best]})",
-    )
+    _mark_best(right, degrees[best], dev_mse[best], f"degree {degrees[best]}")
     right.axhline(
         noise**2, color="gray", ls=":", lw=1.5, label=f"noise variance {noise**2:.3g}"
     )
@@ -145,16 +136,7 @@ def plot_ridge_sweep(
     high = max(high, min(unregularized_dev_mse * 3, high * 10))
     _draw_clipped(right, lambdas, train_mse, low, high, _TRAIN, "train MSE")
     _draw_clipped(right, lambdas, dev_mse, low, high, _DEV, "dev MSE")
-    right.plot(
-        lambdas[best],
-        dev_mse[best],
-        "o",
-        ms=13,
-        mfc="none",
-        mec="black",
-        mew=1.5,
-        label=f"lowest dev MSE (lambda {lambdas[best]:.2g})",
-    )
+    _mark_best(right, lambdas[best], dev_mse[best], f"lambda {lambdas[best]:.2g}")
     label = f"dev MSE at lambda = 0: {unregularized_dev_mse:.3g}"
     if low <= unregularized_dev_mse <= high:
         right.axhline(unregularized_dev_mse, color=_DEV, ls="--", lw=1, label=label)
@@ -310,6 +292,12 @@ def _error_range(
     low = min(floor / 30, positive.min() / 2 if positive.size else floor / 30)
     high = 30 * max(dev[0], train[0], floor)
     return low, high
+
+
+def _mark_best(ax: Axes, x: float, y: float, setting: str) -> None:
+    """Ring the point of lowest dev error, labelled with its setting."""
+    label = f"lowest dev MSE ({setting})"
+    ax.plot(x, y, "o", ms=13, mfc="none", mec="black", mew=1.5, label=label)
 
 
 def _draw_clipped(

@@ -508,15 +508,25 @@ def to_toml(values: Mapping[str, Any]) -> str:
 
 
 def build_model(config: TrainConfig, data: DataSplits) -> Module:
-    """The MLP the config describes, sized for the data, seeded by the config."""
+    """The MLP the config describes, sized for the data, seeded by the config.
+
+    For a regression set the output bias starts at the mean training target.
+    """
     inputs = int(np.prod(data.meta.input_shape))
     outputs = data.meta.num_classes or data.train.y.shape[1]
-    return MLP(
+    model = MLP(
         [inputs, *config.hidden, outputs],
         activation=config.activation,
         init=config.init,
         rng=np.random.default_rng(config.seed),
     )
+    if data.meta.num_classes is None and len(data.train.y):
+        # Regression: the output bias starts at the mean training target, the
+        # maximum-likelihood constant under a Gaussian, so that training
+        # fits the targets' variation instead of first walking the outputs
+        # to their scale (diabetes scores are about 150).
+        model[-1].bias.data[...] = data.train.y.mean(axis=0)
+    return model
 
 
 def build_schedule(config: TrainConfig, total_steps: int) -> schedules.Schedule:

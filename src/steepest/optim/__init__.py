@@ -2,7 +2,8 @@
 
 Each optimizer copies its parameters into one contiguous array per dtype and
 makes every parameter's ``.data`` and ``.grad`` a view into it, so a step is
-a fixed handful of in-place NumPy calls whatever the number of tensors.
+one pass of a compiled loop (or a handful of in-place NumPy calls) whatever
+the number of tensors.
 
 The defaults follow each algorithm as taught; options reproduce PyTorch,
 Keras and Optax (see docs/optimizers.md for the arguments per library).

@@ -3,14 +3,17 @@
 An optimizer owns its parameters' memory. At construction it copies the
 values of all parameters of one dtype into one contiguous array (the *flat*
 buffer), allocates a flat gradient of the same size, and rebinds each
-parameter's ``.data`` and ``.grad`` to views into them. An update is then a
-fixed handful of in-place NumPy calls over the flat arrays (in cache-sized
-blocks, see ``BLOCK_BYTES``), whatever the number of parameter tensors: a
-20-layer network costs no more per step than a 2-layer one of the same size.
+parameter's ``.data`` and ``.grad`` to views into them. An update is then
+one pass of a compiled loop over the flat arrays (see
+:mod:`steepest.kernels`), or, without the loops, a fixed handful of in-place
+NumPy calls over them in cache-sized blocks (see ``BLOCK_BYTES``), whatever
+the number of parameter tensors: a 20-layer network costs no more per step
+than a 2-layer one of the same size.
 
-Subclasses add their buffers (moments, velocities) with :meth:`_add_buffer`
-and write :meth:`Optimizer._update`, which reads like the algorithm box in
-their docstring.
+Subclasses add their buffers (moments, velocities) with :meth:`_add_buffer`,
+write :meth:`Optimizer._update`, which reads like the algorithm box in their
+docstring, and name in :meth:`Optimizer._kernel` the loop of
+``kernels.c`` that does the same operations.
 """
 
 from __future__ import annotations
@@ -228,7 +231,7 @@ class Optimizer:
     buffer per dtype, owned by the optimizer. Code that changes parameter
     values or gradients must do so in place (``p.data[...] = values``,
     ``optimizer.zero_grad()``, ``Tensor.backward``, which adds in place, or
-    after a ``zero_grad`` writes);
+    writes in place after ``zero_grad``);
     code must never rebind ``p.data`` or ``p.grad`` (``p.data = array``,
     ``p.grad = None``) once an optimizer owns them, because the optimizer
     would go on updating memory the model no longer reads. :meth:`step`

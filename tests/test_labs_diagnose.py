@@ -256,3 +256,18 @@ def test_train_diagnostics_flag_records_live(tmp_path, capsys):
 def test_diagnose_command_on_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert main(["diagnose", str(tmp_path)]) == 2
     assert "config.toml is missing" in capsys.readouterr().err
+
+
+def test_diagnose_a_diverged_run_reports_the_records_up_to_it(tmp_path, capsys):
+    from steepest.train import TrainingDiverged
+
+    config = TrainConfig(dataset="diabetes", optimizer="sgd", lr=1.0, epochs=3)
+    with pytest.raises(TrainingDiverged, match="at step 4"):
+        run_training(config, tmp_path / "run")
+    assert main(["diagnose", str(tmp_path / "run"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "3 records up to step 3" in out
+    assert "the rerun diverged" in out and "at step 4" in out
+    data = np.load(tmp_path / "run" / "diagnose" / "diagnostics.npz")
+    norms = data["grad_norm"]
+    assert norms.shape[0] == 3 and np.all(norms[-1] > 1e6 * norms[0])

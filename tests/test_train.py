@@ -20,6 +20,7 @@ from steepest.train import (
     build_model,
     build_schedule,
     load_checkpoint,
+    load_config,
     resume_training,
     run_training,
 )
@@ -846,3 +847,18 @@ def test_float64_data_does_not_upcast_a_float32_model(tmp_path, digits):
     result = run_training(config, tmp_path / "run", experiment=experiment)
     assert seen == {np.dtype(np.float32)}
     assert math.isfinite(result.summary["test_loss"])
+
+
+def test_mse_on_a_classification_set_is_refused_before_the_run_folder(tmp_path, capsys):
+    status = main(["train", "--loss", "mse", "--out", str(tmp_path / "r")])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "--loss mse needs a regression dataset" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_run_config_names_the_loss_it_used(tmp_path):
+    config = TrainConfig(**{**SMALL, "epochs": 1})
+    result = run_training(config, tmp_path / "run")
+    assert load_config(tmp_path / "run" / "config.toml").loss == "cross_entropy"
+    assert result.summary["test_loss"] > 0

@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         f"{data.optimizer}, {len(data.steps)} records up to step "
         f"{int(data.steps[-1]) if len(data.steps) else 0} ({source})"
     )
+    if result.diverged is not None:
+        print(f"note: the rerun diverged, so the records end there: {result.diverged}")
     if result.reproduced is False:
         print("note: the rerun did not end at the original run's train loss")
     rows = []

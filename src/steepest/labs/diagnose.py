@@ -47,7 +47,13 @@ from typing import Any
 import numpy as np
 
 from steepest.optim import Adagrad, Adam, Optimizer, RMSprop
-from steepest.train import Callback, Trainer, load_config, run_training
+from steepest.train import (
+    Callback,
+    Trainer,
+    TrainingDiverged,
+    load_config,
+    run_training,
+)
 from steepest.train.run import RunWriter
 
 __all__ = [
@@ -493,6 +499,8 @@ class DiagnoseResult:
         files: the files in ``out_dir``, by name.
         reproduced: for a rerun, whether its final train loss equals the
             original run's (None when not rerun or not comparable).
+        diverged: for a rerun that stopped at an inf or nan loss, the
+            message saying where; the records end there (None otherwise).
     """
 
     run_dir: Path
@@ -501,6 +509,7 @@ class DiagnoseResult:
     source: str
     files: dict[str, Path]
     reproduced: bool | None = None
+    diverged: str | None = None
 
 
 def _last_loss(run_dir: Path) -> float | None:
@@ -561,7 +570,14 @@ def diagnose(
         config.data_dir = data_dir
     recorder = Diagnostics(every, run_dir=rerun_dir, plot=plot, name=run_dir.name)
     logger.info("training %s again into %s to record diagnostics", run_dir, rerun_dir)
-    result = run_training(config, rerun_dir, [recorder, *callbacks])
+    try:
+        result = run_training(config, rerun_dir, [recorder, *callbacks])
+    except TrainingDiverged as error:
+        # The records up to the divergence are the diagnosis; they were
+        # written when training ended.
+        return DiagnoseResult(
+            run_dir, rerun_dir, recorder.data, "rerun", recorder.files, None, str(error)
+        )
     original = _last_loss(run_dir)
     rows = result.trainer.history.rows
     reproduced = None

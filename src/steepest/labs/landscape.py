@@ -502,7 +502,13 @@ def landscape(
         files={},
     )
     result.files = _write_outputs(
-        result, flat.unflatten(d1), flat.unflatten(d2), config, plot, gif, seed
+        result,
+        flat.unflatten(d1),
+        flat.unflatten(d2),
+        experiment.config,  # resolved: the loss is named, not "auto"
+        plot,
+        gif,
+        seed,
     )
     return result
 

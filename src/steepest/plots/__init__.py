@@ -83,6 +83,7 @@ def plot_curves(
     path: str | Path,
     *,
     title: str = "Learning curves",
+    loss_label: str = "loss (mean NLL per example, nats)",
     dpi: int = 100,
 ) -> Path:
     """Plot loss (and accuracy, when present) per epoch, train against dev.
@@ -92,6 +93,8 @@ def plot_curves(
             optionally ``acc``, ``dev_loss``, ``dev_acc``.
         path: the image to write.
         title: the figure title.
+        loss_label: the loss axis label (default the categorical negative
+            log-likelihood; "loss (mean squared error)" for regression).
         dpi: resolution; default 100.
 
     Returns:
@@ -101,7 +104,7 @@ def plot_curves(
     has_acc = any(r.get("acc") is not None for r in rows)
     figure = Figure(figsize=(10 if has_acc else 5.5, 4), layout="constrained")
     axes = figure.subplots(1, 2 if has_acc else 1, squeeze=False)[0]
-    panels = [("loss", "loss (mean NLL per example)")]
+    panels = [("loss", loss_label)]
     if has_acc:
         panels.append(("acc", "accuracy (fraction correct)"))
     for ax, (key, label) in zip(axes, panels, strict=True):

@@ -665,6 +665,12 @@ def build(config: TrainConfig, data: DataSplits | None = None) -> Experiment:
             f"--loss cross_entropy needs a classification dataset; "
             f"{config.dataset} is a regression set: use --loss mse"
         )
+    if loss == "mse" and classification:
+        raise ValueError(
+            f"--loss mse needs a regression dataset with real-valued targets; "
+            f"{config.dataset} is a classification set with class labels: use "
+            "--loss cross_entropy (or auto)"
+        )
     loss_fn = losses.cross_entropy if loss == "cross_entropy" else losses.mse
 
     batch_size = None if config.batch_size == "full" else config.batch_size
@@ -678,6 +684,7 @@ def build(config: TrainConfig, data: DataSplits | None = None) -> Experiment:
     )
     resolved = dataclasses.replace(
         config,
+        loss=loss,
         lr=config.learning_rate,
         lr_final=None,
         schedule_options=resolved_schedule_options(schedule),

@@ -181,6 +181,11 @@ class RunWriter(Callback):
             trainer.history.rows,
             self.run_dir / "curves.png",
             title=f"Learning curves: {self.run_dir.name}",
+            loss_label=(
+                "loss (mean NLL per example, nats)"
+                if trainer.classification
+                else "loss (mean squared error)"
+            ),
         )
 
 

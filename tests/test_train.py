@@ -221,6 +221,10 @@ def test_evaluate_command_matches_summary(tmp_path, capsys):
         (["--schedule", "linear"], "--schedule 'linear'"),
         (["--lr-final", "0.1"], "needs a decaying --schedule"),
         (["--opt", "beta1"], "expected KEY=VALUE"),
+        (
+            ["--schedule", "cosine", "--lr-final", "1"],
+            "is not below the learning rate 0.001",
+        ),
     ],
 )
 def test_bad_flags_give_one_line_errors(tmp_path, capsys, flags, fragment):
@@ -862,3 +866,13 @@ def test_the_run_config_names_the_loss_it_used(tmp_path):
     result = run_training(config, tmp_path / "run")
     assert load_config(tmp_path / "run" / "config.toml").loss == "cross_entropy"
     assert result.summary["test_loss"] > 0
+
+
+def test_resume_warns_when_the_schedule_has_ended(tmp_path, caplog):
+    config = TrainConfig(**{**SMALL, "epochs": 2, "schedule": "cosine"})
+    run_training(config, tmp_path / "run")
+    with caplog.at_level("WARNING", logger="steepest.train.run"):
+        result = resume_training(tmp_path / "run", epochs=3)
+    assert "schedule has ended before epoch 3" in caplog.text
+    assert "lr 0" in caplog.text
+    assert result.trainer.history.rows[-1]["lr"] == 0.0

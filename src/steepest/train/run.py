@@ -323,12 +323,14 @@ def resume_training(
             "of a run made by 'steepest train'"
         )
     config = load_config(config_file)
+    planned = config.epochs
     if epochs is not None and epochs != config.epochs:
         config.epochs = epochs
         config.validate()
     state = load_checkpoint(run_dir)
     _check_resumable(run_dir, config, state["scalars"], epochs)
     experiment = build(config)
+    _warn_if_schedule_has_ended(experiment, planned)
     trainer = _trainer(experiment, callbacks, run_dir)
     trainer.load_state_dict(state)
     atomic_write_text(config_file, to_toml(experiment.config.to_dict()))
@@ -336,6 +338,33 @@ def resume_training(
     trainer.fit(config.epochs)
     summary = _finish(experiment, trainer, run_dir, time.perf_counter() - started)
     return RunResult(run_dir, trainer, summary)
+
+
+def _warn_if_schedule_has_ended(experiment: Experiment, planned: int) -> None:
+    """Warn when epochs added on resume all use the rate the schedule ended at.
+
+    The schedule keeps the arguments the run was started with, so a decay
+    sized for the planned epochs stays at its final rate (0 for cosine) for
+    the added ones.
+    """
+    config = experiment.config
+    if config.epochs <= planned or config.schedule == "constant":
+        return
+    steps = len(experiment.loader)
+    first, last = planned * steps, config.epochs * steps - 1
+    start, end = experiment.schedule(first), experiment.schedule(last)
+    if start == end:
+        logger.warning(
+            "the %s schedule has ended before epoch %d (its arguments are the "
+            "run's own): epochs %d-%d will all train at lr %g; start a new run "
+            "with --epochs %d to spread the schedule over them",
+            config.schedule,
+            planned + 1,
+            planned + 1,
+            config.epochs,
+            end,
+            config.epochs,
+        )
 
 
 def _check_resumable(

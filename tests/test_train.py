@@ -223,7 +223,7 @@ def test_evaluate_command_matches_summary(tmp_path, capsys):
         (["--opt", "beta1"], "expected KEY=VALUE"),
         (
             ["--schedule", "cosine", "--lr-final", "1"],
-            "is not below the learning rate 0.001",
+            "is above the learning rate 0.001",
         ),
     ],
 )

@@ -388,11 +388,11 @@ class TrainConfig:
                 f"is not supported with --schedule {self.schedule}; use "
                 "exponential, polynomial, inverse_time or cosine",
             )
-        if self.lr_final is not None and not self.lr_final < self.learning_rate:
+        if self.lr_final is not None and self.lr_final > self.learning_rate:
             raise bad(
                 "lr_final",
                 self.lr_final,
-                f"is not below the learning rate {self.learning_rate:g}, so the "
+                f"is above the learning rate {self.learning_rate:g}, so the "
                 f"{self.schedule} 'decay' would raise the rate; give an "
                 f"--lr-final below --lr (e.g. {self.learning_rate / 10:g})",
             )
